@@ -1,0 +1,1 @@
+"""Evaluation: model cost (params, MAdds); later COCO mAP, latency and Pareto reports."""

@@ -1,0 +1,34 @@
+"""Shared fixtures: real COCO images from ../shared/data (skipped with a reason when absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+COCO_SUBSET = SHARED_DATA / "coco_subset"
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def coco_val_dir() -> Path:
+    path = COCO_SUBSET / "val2017"
+    if not path.is_dir():
+        pytest.skip(f"real data not found at {path}: check out ../shared beside the project")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_images(coco_val_dir: Path) -> torch.Tensor:
+    """Six real COCO val2017 images, resized to 224×224, ImageNet-normalised: (6, 3, 224, 224)."""
+    batch = []
+    for file in sorted(coco_val_dir.glob("*.jpg"))[:6]:
+        image = cv2.cvtColor(cv2.imread(str(file)), cv2.COLOR_BGR2RGB)
+        image = cv2.resize(image, (224, 224), interpolation=cv2.INTER_AREA)
+        batch.append((image.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD)
+    return torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).contiguous()

@@ -1,0 +1,44 @@
+"""The command-line tools, run as a user runs them."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_tool(script: str, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "tools" / script), *overrides],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+def test_summary_prints_layers_taps_and_totals():
+    result = run_tool("summary.py", "backbone=v2", "backbone.width_mult=0.5", "size=320")
+    assert result.returncode == 0, result.stderr
+    assert "| block1.depthwise | depthwise | 16 | 16 | 3 | 160 |" in result.stdout
+    assert "C4: 288 channels, stride 16, 20×20" in result.stdout
+    assert "C5: 1280 channels, stride 32, 10×10" in result.stdout
+
+
+def test_cost_tool_prints_the_table():
+    result = run_tool("cost.py", "backbones=[v3_small]", "widths=[1.0]")
+    assert result.returncode == 0, result.stderr
+    assert "| v3_small | 1 | 2.543 | 2.543 | 2.5 |" in result.stdout
+
+
+def test_unknown_backbone_group_option_names_the_choices():
+    result = run_tool("summary.py", "backbone=v4")
+    assert result.returncode != 0
+    assert "Could not find 'backbone/v4'" in result.stderr
+    assert "v3_large" in result.stderr
+
+
+def test_unknown_backbone_key_is_rejected():
+    result = run_tool("summary.py", "backbone=v1", "backbone.reduced_tail=true")
+    assert result.returncode != 0
+    assert "Key 'reduced_tail' is not in struct" in result.stderr

@@ -1,6 +1,16 @@
-"""Models: the MobileNet backbones (and, later, the SSDLite detector)."""
+"""Models: the MobileNet backbones and the SSDLite detector."""
 
 from detect.models.backbones import BACKBONES, backbone_spec, mobilenet
-from detect.models.convert import load_torchvision_mobilenet
+from detect.models.convert import load_torchvision
+from detect.models.detector import SSDLite, ssdlite
+from detect.models.transform import preprocess
 
-__all__ = ["BACKBONES", "backbone_spec", "load_torchvision_mobilenet", "mobilenet"]
+__all__ = [
+    "BACKBONES",
+    "SSDLite",
+    "backbone_spec",
+    "load_torchvision",
+    "mobilenet",
+    "preprocess",
+    "ssdlite",
+]

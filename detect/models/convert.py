@@ -30,10 +30,10 @@ def remap_in_order(source: Mapping[str, Tensor], target: Mapping[str, Tensor]) -
     return renamed
 
 
-def load_torchvision_mobilenet(model: nn.Module, state_dict: Mapping[str, Tensor]) -> nn.Module:
-    """Load a torchvision ``mobilenet_v2`` / ``mobilenet_v3_large`` / ``_small`` state dict.
-
-    Example: ``load_torchvision_mobilenet(mobilenet("v3_large"), tv_model.state_dict())``.
+def load_torchvision(model: nn.Module, state_dict: Mapping[str, Tensor]) -> nn.Module:
+    """Load a torchvision state dict: ``mobilenet_v2`` / ``mobilenet_v3_large`` / ``_small`` into
+    ``mobilenet(...)``, ``ssdlite320_mobilenet_v3_large`` into ``ssdlite("v3_large",
+    reduced_tail=True)``. Example: ``load_torchvision(mobilenet("v2"), tv.state_dict())``.
     """
     model.load_state_dict(remap_in_order(state_dict, model.state_dict()))
     return model

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torchvision
 
-from detect.models import load_torchvision_mobilenet, mobilenet
+from detect.models import load_torchvision, mobilenet
 
 CASES = [
     ("v2", torchvision.models.mobilenet_v2, {}),
@@ -37,7 +37,7 @@ def torchvision_model(build, images: torch.Tensor, **options) -> torch.nn.Module
 @pytest.mark.parametrize(("name", "build", "options"), CASES, ids=lambda c: str(c))
 def test_same_logits_on_real_images(name, build, options, real_images):
     theirs = torchvision_model(build, real_images, **options)
-    ours = load_torchvision_mobilenet(mobilenet(name, **options), theirs.state_dict()).eval()
+    ours = load_torchvision(mobilenet(name, **options), theirs.state_dict()).eval()
     with torch.no_grad():
         expected, actual = theirs(real_images), ours(real_images)
     assert expected.std(dim=0).mean() > 0.05, "logits must differ between images to be a test"
@@ -49,7 +49,7 @@ def test_taps_equal_torchvision_ssdlite_split(reduced_tail, real_images):
     """C4 = expansion of the last stage's first block, C5 = end (torchvision ssdlite, V3 §6.3)."""
     build = torchvision.models.mobilenet_v3_large
     theirs = torchvision_model(build, real_images, reduced_tail=reduced_tail)
-    ours = load_torchvision_mobilenet(
+    ours = load_torchvision(
         mobilenet("v3_large", reduced_tail=reduced_tail), theirs.state_dict()
     ).eval()
     features = theirs.features
@@ -65,10 +65,10 @@ def test_taps_equal_torchvision_ssdlite_split(reduced_tail, real_images):
 def test_mismatched_width_is_a_clear_error():
     state = torchvision.models.mobilenet_v2(weights=None, width_mult=0.5).state_dict()
     with pytest.raises(ValueError, match="does not fit our features"):
-        load_torchvision_mobilenet(mobilenet("v2"), state)
+        load_torchvision(mobilenet("v2"), state)
 
 
 def test_mismatched_architecture_is_a_clear_error():
     state = torchvision.models.mobilenet_v3_small(weights=None).state_dict()
     with pytest.raises(ValueError, match="entries but the model expects"):
-        load_torchvision_mobilenet(mobilenet("v3_large"), state)
+        load_torchvision(mobilenet("v3_large"), state)

@@ -42,7 +42,7 @@ def backbone_spec(name: str, width_mult: float = 1.0, **options: Any) -> MobileN
 def mobilenet(
     name: str,
     width_mult: float = 1.0,
-    num_classes: int = 1000,
+    num_classes: int | None = 1000,
     *,
     bn_eps: float | None = None,
     bn_momentum: float | None = None,

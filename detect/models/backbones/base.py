@@ -106,7 +106,7 @@ class MobileNet(nn.Module):
     """A MobileNet classifier with named detection taps (``forward_taps``)."""
 
     def __init__(
-        self, spec: MobileNetSpec, num_classes: int = 1000, init: InitScheme = "kaiming"
+        self, spec: MobileNetSpec, num_classes: int | None = 1000, init: InitScheme = "kaiming"
     ) -> None:
         super().__init__()
         self.spec = spec
@@ -120,7 +120,8 @@ class MobileNet(nn.Module):
             last = spec.last_conv
             layers.append(ConvBNAct(last.in_ch, last.out_ch, last.kernel, act=last.act, bn=bn))
         self.features = nn.Sequential(*layers)
-        self.classifier = _classifier(spec.classifier, num_classes)
+        # No classifier when used as a detection backbone (num_classes=None).
+        self.classifier = _classifier(spec.classifier, num_classes) if num_classes else None
         self._taps = {tap.layer: tap for tap in spec.taps}
         init_weights(self, init)
 
@@ -156,6 +157,8 @@ class MobileNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Class logits (ImageNet-style classification, for checking against the papers)."""
         self._check_input(x)
+        if self.classifier is None:
+            raise RuntimeError("built without a classifier (num_classes=None): use forward_taps")
         return self.classifier(self.features(x).mean(dim=(2, 3)))
 
 

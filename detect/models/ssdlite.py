@@ -1,0 +1,120 @@
+"""SSDLite parts: extra feature layers and the depthwise-separable head (V2 paper §6.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from detect.models.backbones import MobileNet
+from detect.models.layers import BatchNormConfig, ConvBNAct
+
+EXTRA_DEPTHS = (512, 256, 256, 128)  # torchvision's SSDLite: four extra maps after the backbone
+
+
+def extra_block(in_ch: int, out_ch: int, bn: BatchNormConfig) -> nn.Sequential:
+    """1×1 → depthwise 3×3 stride 2 → 1×1, each BN + ReLU6 (SSDLite replaces SSD's 3×3 convs)."""
+    mid = out_ch // 2
+    return nn.Sequential(
+        ConvBNAct(in_ch, mid, 1, act="relu6", bn=bn),
+        ConvBNAct(mid, mid, 3, stride=2, groups=mid, act="relu6", bn=bn),
+        ConvBNAct(mid, out_ch, 1, act="relu6", bn=bn),
+    )
+
+
+def prediction_block(in_ch: int, out_ch: int, bn: BatchNormConfig) -> nn.Sequential:
+    """Depthwise 3×3 + BN + ReLU6, then a plain 1×1 conv (SSDLite's separable prediction layer)."""
+    return nn.Sequential(
+        ConvBNAct(in_ch, in_ch, 3, groups=in_ch, act="relu6", bn=bn),
+        nn.Conv2d(in_ch, out_ch, 1),
+    )
+
+
+def normal_init(module: nn.Module, std: float = 0.03) -> None:
+    """N(0, 0.03) conv weights and zero biases, as torchvision's SSDLite heads and extras."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Conv2d):
+            nn.init.normal_(layer.weight, 0.0, std)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
+class SSDLiteFeatures(nn.Module):
+    """The backbone's two taps (stride 16, 32) plus the extra layers: six maps in all."""
+
+    def __init__(
+        self,
+        backbone: MobileNet,
+        bn: BatchNormConfig,
+        depths: Sequence[int] = EXTRA_DEPTHS,
+        width_mult: float = 1.0,
+        min_depth: int = 16,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        channels = [info.channels for info in backbone.feature_info]
+        strides = [info.stride for info in backbone.feature_info]
+        extras = []
+        for depth in depths:
+            out_ch = max(min_depth, int(depth * width_mult))
+            extras.append(extra_block(channels[-1], out_ch, bn))
+            channels.append(out_ch)
+            strides.append(strides[-1] * 2)
+        self.extras = nn.ModuleList(extras)
+        normal_init(self.extras)
+        self.channels, self.strides = channels, strides
+
+    def grid_sizes(self, size: int) -> list[tuple[int, int]]:
+        """Each map's (rows, cols) on a size×size input: every stride-2 conv gives ⌈n/2⌉."""
+        sides = [-(-size // stride) for stride in self.strides[: len(self.backbone.feature_info)]]
+        for _ in self.extras:
+            sides.append(-(-sides[-1] // 2))
+        return [(side, side) for side in sides]
+
+    def forward(self, images: Tensor) -> list[Tensor]:
+        maps = list(self.backbone.forward_taps(images).values())
+        for block in self.extras:
+            maps.append(block(maps[-1]))
+        return maps
+
+
+class SSDLiteHead(nn.Module):
+    """Per-map class and box predictors; outputs flattened to (N, anchors, K) in anchor order."""
+
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        anchors_per_location: Sequence[int],
+        num_classes: int,
+        bn: BatchNormConfig,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        pairs = list(zip(in_channels, anchors_per_location, strict=True))
+        self.classification = nn.ModuleList(
+            prediction_block(ch, num_classes * n, bn) for ch, n in pairs
+        )
+        self.regression = nn.ModuleList(prediction_block(ch, 4 * n, bn) for ch, n in pairs)
+        normal_init(self)
+
+    @staticmethod
+    def _flatten(outputs: list[Tensor], columns: int) -> Tensor:
+        flat = []
+        for out in outputs:
+            n, _, h, w = out.shape
+            flat.append(
+                out.view(n, -1, columns, h, w).permute(0, 3, 4, 1, 2).reshape(n, -1, columns)
+            )
+        return torch.cat(flat, dim=1)
+
+    def forward(self, maps: list[Tensor]) -> dict[str, Tensor]:
+        return {
+            "cls_logits": self._flatten(
+                [block(x) for block, x in zip(self.classification, maps, strict=True)],
+                self.num_classes,
+            ),
+            "bbox_regression": self._flatten(
+                [block(x) for block, x in zip(self.regression, maps, strict=True)], 4
+            ),
+        }

@@ -15,6 +15,13 @@ from torch import Tensor
 BBOX_CLAMP = math.log(1000.0 / 16)  # largest exp() argument, as torchvision
 
 
+def centre_size(boxes: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(x1, y1, x2, y2) → centre x, centre y, width, height."""
+    width = boxes[..., 2] - boxes[..., 0]
+    height = boxes[..., 3] - boxes[..., 1]
+    return boxes[..., 0] + 0.5 * width, boxes[..., 1] + 0.5 * height, width, height
+
+
 class BoxCoder:
     def __init__(self, weights: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)) -> None:
         self.weights = weights
@@ -22,14 +29,8 @@ class BoxCoder:
     def encode(self, boxes: Tensor, anchors: Tensor) -> Tensor:
         """Targets (dx, dy, dw, dh) that turn ``anchors`` into ``boxes``; both (..., 4) xyxy."""
         wx, wy, ww, wh = self.weights
-        anchor_w = anchors[..., 2] - anchors[..., 0]
-        anchor_h = anchors[..., 3] - anchors[..., 1]
-        anchor_x = anchors[..., 0] + 0.5 * anchor_w
-        anchor_y = anchors[..., 1] + 0.5 * anchor_h
-        box_w = boxes[..., 2] - boxes[..., 0]
-        box_h = boxes[..., 3] - boxes[..., 1]
-        box_x = boxes[..., 0] + 0.5 * box_w
-        box_y = boxes[..., 1] + 0.5 * box_h
+        anchor_x, anchor_y, anchor_w, anchor_h = centre_size(anchors)
+        box_x, box_y, box_w, box_h = centre_size(boxes)
         return torch.stack(
             (
                 wx * (box_x - anchor_x) / anchor_w,
@@ -43,10 +44,7 @@ class BoxCoder:
     def decode(self, codes: Tensor, anchors: Tensor) -> Tensor:
         """Boxes (..., 4) xyxy from regression ``codes`` (..., 4) and ``anchors`` (A, 4)."""
         wx, wy, ww, wh = self.weights
-        anchor_w = anchors[..., 2] - anchors[..., 0]
-        anchor_h = anchors[..., 3] - anchors[..., 1]
-        anchor_x = anchors[..., 0] + 0.5 * anchor_w
-        anchor_y = anchors[..., 1] + 0.5 * anchor_h
+        anchor_x, anchor_y, anchor_w, anchor_h = centre_size(anchors)
         dx, dy = codes[..., 0] / wx, codes[..., 1] / wy
         dw = (codes[..., 2] / ww).clamp(max=BBOX_CLAMP)
         dh = (codes[..., 3] / wh).clamp(max=BBOX_CLAMP)

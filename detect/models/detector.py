@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from detect.models.anchors import DefaultBoxes
 from detect.models.backbones import mobilenet
+from detect.models.backbones.base import InitScheme
 from detect.models.box_coder import BoxCoder
 from detect.models.layers import BatchNormConfig
 from detect.models.loss import LossConfig, ssd_loss
@@ -96,7 +97,7 @@ def ssdlite(
     max_ratio: float = 0.95,
     bn_eps: float = SSDLITE_BN.eps,
     bn_momentum: float = SSDLITE_BN.momentum,
-    init: str = "normal",
+    init: InitScheme = "normal",
     loss: LossConfig = LossConfig(),  # noqa: B008 - frozen dataclass
     postprocess: PostprocessConfig = PostprocessConfig(),  # noqa: B008
     **backbone_options: Any,

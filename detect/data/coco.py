@@ -1,0 +1,240 @@
+"""COCO-format detection datasets over pycocotools, with bad-sample accounting.
+
+Every image and box that is not used is counted with its reason in a :class:`DataReport`, so a
+run never loses data silently: missing or corrupt image files, boxes with w or h ≤ 0, boxes
+outside the image, unknown category ids, crowd regions (ignored for training, as SSD does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from pycocotools.coco import COCO
+from torch.utils.data import Dataset
+
+log = logging.getLogger(__name__)
+BadSamplePolicy = Literal["skip", "raise"]
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used as given; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class CategoryMap:
+    """COCO category ids (e.g. 91-id scheme, with gaps) ↔ contiguous labels 1..K, 0 = background."""
+
+    coco_ids: tuple[int, ...]
+    names: tuple[str, ...]
+
+    @classmethod
+    def from_coco(cls, categories: list[dict[str, Any]]) -> CategoryMap:
+        ordered = sorted(categories, key=lambda c: c["id"])
+        return cls(tuple(c["id"] for c in ordered), tuple(c["name"] for c in ordered))
+
+    def label(self, coco_id: int) -> int:
+        return self.coco_ids.index(coco_id) + 1
+
+    def coco_id(self, label: int) -> int:
+        return self.coco_ids[label - 1]
+
+    @property
+    def num_classes(self) -> int:
+        """Including background."""
+        return len(self.coco_ids) + 1
+
+
+@dataclass
+class DataReport:
+    """What was kept and what was skipped or dropped, and why."""
+
+    source: str
+    images: int = 0
+    boxes: int = 0
+    skipped_images: dict[str, str] = field(default_factory=dict)  # file → reason
+    dropped_boxes: Counter[str] = field(default_factory=Counter)  # reason → count
+    dropped_examples: dict[str, list[str]] = field(default_factory=dict)  # reason → a few files
+    crowd_boxes: int = 0
+    boxes_per_category: Counter[str] = field(default_factory=Counter)
+
+    def drop_box(self, reason: str, file_name: str) -> None:
+        self.dropped_boxes[reason] += 1
+        examples = self.dropped_examples.setdefault(reason, [])
+        if len(examples) < 5 and file_name not in examples:
+            examples.append(file_name)
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.source}: {self.images} images, {self.boxes} boxes kept; "
+            f"{len(self.skipped_images)} images skipped, {sum(self.dropped_boxes.values())} boxes "
+            f"dropped, {self.crowd_boxes} crowd regions ignored"
+        ]
+        for file_name, reason in sorted(self.skipped_images.items()):
+            lines.append(f"  skipped {file_name}: {reason}")
+        for reason, count in sorted(self.dropped_boxes.items()):
+            examples = ", ".join(self.dropped_examples.get(reason, []))
+            lines.append(f"  dropped {count} boxes ({reason}), e.g. in {examples}")
+        return "\n".join(lines)
+
+    def to_json(self, path: Path) -> None:
+        record = {
+            "source": self.source,
+            "images": self.images,
+            "boxes": self.boxes,
+            "skipped_images": self.skipped_images,
+            "dropped_boxes": dict(self.dropped_boxes),
+            "dropped_examples": self.dropped_examples,
+            "crowd_boxes": self.crowd_boxes,
+            "boxes_per_category": dict(self.boxes_per_category),
+        }
+        path.write_text(json.dumps(record, indent=2))
+
+
+def load_coco(annotation_file: Path) -> COCO:
+    """pycocotools' index of ``annotation_file``, or an error that names the file."""
+    if not annotation_file.is_file():
+        raise DatasetError(f"annotation file not found: {annotation_file}; check data.root")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
+            return COCO(str(annotation_file))
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as error:
+        raise DatasetError(
+            f"cannot read COCO annotations {annotation_file}: {error}; the file is truncated or "
+            "not an instances_*.json (needs images, annotations, categories)"
+        ) from error
+
+
+@dataclass(frozen=True)
+class Record:
+    """One usable image: its file and clean boxes (xyxy pixels) with contiguous labels."""
+
+    image_id: int
+    file: Path
+    width: int
+    height: int
+    boxes: np.ndarray
+    labels: np.ndarray
+
+
+def read_image(file: Path) -> np.ndarray | None:
+    """RGB uint8 (H, W, 3), or None when the file is missing or cannot be decoded."""
+    image = cv2.imread(str(file), cv2.IMREAD_COLOR)
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+class CocoDetection(Dataset):
+    """An image folder plus an ``instances_*.json``; items are ``(image, target)``.
+
+    ``image`` is RGB uint8 (H, W, 3) after ``transforms``; ``target`` holds ``boxes`` (N, 4) xyxy
+    float32 pixels, ``labels`` (N,) int64 contiguous (see ``categories``) and ``image_id``.
+    """
+
+    def __init__(
+        self,
+        image_dir: str | Path,
+        annotation_file: str | Path,
+        transforms: Callable[..., dict[str, Any]] | None = None,
+        keep_negatives: bool = True,
+        on_bad_sample: BadSamplePolicy = "skip",
+    ) -> None:
+        if on_bad_sample not in ("skip", "raise"):
+            raise ValueError(f"on_bad_sample must be 'skip' or 'raise', got {on_bad_sample!r}")
+        self.image_dir = Path(image_dir)
+        if not self.image_dir.is_dir():
+            raise DatasetError(f"image folder not found: {self.image_dir}; check data.root")
+        self.coco = load_coco(Path(annotation_file))
+        self.categories = CategoryMap.from_coco(self.coco.dataset["categories"])
+        self.transforms = transforms
+        self.on_bad_sample = on_bad_sample
+        self.report = DataReport(str(annotation_file))
+        self.records = self._scan(keep_negatives)
+        if self.report.skipped_images or self.report.dropped_boxes:
+            log.warning("%s", self.report.summary())
+
+    def _bad(self, file_name: str, reason: str) -> None:
+        if self.on_bad_sample == "raise":
+            raise DatasetError(f"{file_name}: {reason} (set on_bad_sample=skip to skip it)")
+        self.report.skipped_images[file_name] = reason
+
+    def _scan(self, keep_negatives: bool) -> list[Record]:
+        records = []
+        known = set(self.categories.coco_ids)
+        for image_id in sorted(self.coco.getImgIds()):
+            info = self.coco.imgs[image_id]
+            file = self.image_dir / info["file_name"]
+            if not file.is_file():
+                self._bad(info["file_name"], "image file missing")
+                continue
+            boxes, labels = [], []
+            for ann in self.coco.imgToAnns.get(image_id, []):
+                reason = self._box_problem(ann, info, known)
+                if reason == "crowd":
+                    self.report.crowd_boxes += 1
+                elif reason:
+                    self.report.drop_box(reason, info["file_name"])
+                else:
+                    x, y, w, h = ann["bbox"]
+                    box = np.clip([x, y, x + w, y + h], 0, [info["width"], info["height"]] * 2)
+                    boxes.append(box)
+                    labels.append(self.categories.label(ann["category_id"]))
+                    self.report.boxes_per_category[self.categories.names[labels[-1] - 1]] += 1
+            if not boxes and not keep_negatives:
+                self.report.skipped_images[info["file_name"]] = (
+                    "no usable boxes (keep_negatives=false)"
+                )
+                continue
+            records.append(
+                Record(
+                    image_id,
+                    file,
+                    info["width"],
+                    info["height"],
+                    np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+                    np.asarray(labels, dtype=np.int64),
+                )
+            )
+        self.report.images = len(records)
+        self.report.boxes = sum(len(r.labels) for r in records)
+        return records
+
+    @staticmethod
+    def _box_problem(ann: dict[str, Any], info: dict[str, Any], known: set[int]) -> str | None:
+        if ann.get("iscrowd", 0):
+            return "crowd"
+        if ann["category_id"] not in known:
+            return f"unknown category id {ann['category_id']}"
+        x, y, w, h = ann["bbox"]
+        if w <= 0 or h <= 0:
+            return "width or height <= 0"
+        if x >= info["width"] or y >= info["height"] or x + w <= 0 or y + h <= 0:
+            return "outside the image"
+        return None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """The sample, or None for an image that cannot be decoded (the collate drops it)."""
+        record = self.records[index]
+        image = read_image(record.file)
+        if image is None:
+            self._bad(record.file.name, "cannot decode image")
+            log.warning("skipping %s: cannot decode image", record.file)
+            return None
+        boxes, labels = record.boxes, record.labels
+        if self.transforms is not None:
+            out = self.transforms(image=image, bboxes=boxes, labels=labels)
+            image = out["image"]
+            boxes = np.asarray(out["bboxes"], dtype=np.float32).reshape(-1, 4)
+            labels = np.asarray(out["labels"], dtype=np.int64)
+        return image, {"boxes": boxes, "labels": labels, "image_id": record.image_id}

@@ -1,0 +1,83 @@
+"""LightningDataModule: train/val loaders over any detection datasets, batch split over ranks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.fabric.utilities.seed import pl_worker_init_function
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+Sample = tuple[np.ndarray, dict[str, Any]]
+
+
+def collate(samples: list[Sample | None]) -> tuple[list[Tensor], list[dict[str, Any]]]:
+    """Images as (3, H, W) uint8 tensors, targets as tensors; unreadable samples (None) dropped."""
+    images, targets = [], []
+    for sample in samples:
+        if sample is None:
+            continue
+        image, target = sample
+        images.append(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1))
+        targets.append(
+            {
+                "boxes": torch.as_tensor(target["boxes"], dtype=torch.float32).reshape(-1, 4),
+                "labels": torch.as_tensor(target["labels"], dtype=torch.int64),
+                "image_id": int(target["image_id"]),
+            }
+        )
+    return images, targets
+
+
+class DetectionDataModule(L.LightningDataModule):
+    """``batch_size`` is global: each of the trainer's ranks loads ``batch_size / world_size``."""
+
+    def __init__(
+        self,
+        train: Dataset,
+        val: Dataset,
+        batch_size: int = 32,
+        val_batch_size: int | None = None,
+        num_workers: int = 2,
+        pin_memory: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.train_dataset, self.val_dataset = train, val
+        self.batch_size = batch_size
+        self.val_batch_size = val_batch_size or batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.seed = seed
+
+    def per_device(self, global_batch: int) -> int:
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        if global_batch % world_size:
+            raise ValueError(
+                f"global batch size {global_batch} does not divide over {world_size} processes; "
+                f"choose a multiple of {world_size}"
+            )
+        return global_batch // world_size
+
+    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.per_device(batch_size),
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            collate_fn=collate,
+            worker_init_fn=pl_worker_init_function,  # distinct, reproducible seeds per worker
+            generator=torch.Generator().manual_seed(self.seed),
+            persistent_workers=self.num_workers > 0,
+            drop_last=shuffle,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_dataset, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_dataset, self.val_batch_size, shuffle=False)

@@ -1,5 +1,6 @@
 """The command-line tools, run as a user runs them."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,19 @@ def test_unknown_backbone_key_is_rejected():
     result = run_tool("summary.py", "backbone=v1", "backbone.reduced_tail=true")
     assert result.returncode != 0
     assert "Key 'reduced_tail' is not in struct" in result.stderr
+
+
+def test_check_dataset_reports_and_writes_json(tmp_path):
+    result = run_tool("check_dataset.py", "splits=[val]", f"report_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "158 images, 1408 boxes kept; 0 images skipped, 0 boxes dropped, 16 crowd" in result.stdout
+    )
+    report = json.loads((tmp_path / "val.json").read_text())
+    assert report["boxes_per_category"]["person"] == 323
+
+
+def test_check_dataset_names_a_missing_dataset():
+    result = run_tool("check_dataset.py", "data=coco", "data.root=/nonexistent/coco")
+    assert result.returncode != 0
+    assert "image folder not found: /nonexistent/coco/train2017; check data.root" in result.stderr

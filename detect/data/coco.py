@@ -238,3 +238,13 @@ class CocoDetection(Dataset):
             boxes = np.asarray(out["bboxes"], dtype=np.float32).reshape(-1, 4)
             labels = np.asarray(out["labels"], dtype=np.int64)
         return image, {"boxes": boxes, "labels": labels, "image_id": record.image_id}
+
+
+def check_images(dataset: CocoDetection) -> DataReport:
+    """Decode every image of ``dataset`` (with a progress bar) so corrupt files join the report."""
+    from tqdm import tqdm
+
+    for record in tqdm(dataset.records, desc="decoding images", unit="img"):
+        if read_image(record.file) is None:
+            dataset.report.skipped_images[record.file.name] = "cannot decode image"
+    return dataset.report

@@ -1,0 +1,30 @@
+"""Scan a COCO-format dataset and report what it holds: python tools/check_dataset.py --help."""
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from detect.data.coco import check_images
+
+
+@hydra.main(config_path="../conf", config_name="check_dataset", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    report_dir = Path(cfg.report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for split in cfg.splits:
+        dataset = hydra.utils.instantiate(cfg.data[split])
+        report = check_images(dataset) if cfg.decode else dataset.report
+        print(report.summary())
+        print(
+            "boxes per category: "
+            + ", ".join(
+                f"{name} {count}" for name, count in report.boxes_per_category.most_common()
+            )
+        )
+        report.to_json(report_dir / f"{split}.json")
+        print(f"report written to {report_dir / f'{split}.json'}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Data: COCO-format datasets, augmentation presets, the synthetic shapes set, the DataModule."""

@@ -5,16 +5,13 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from detect.data.coco import check_images
-
 
 @hydra.main(config_path="../conf", config_name="check_dataset", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     report_dir = Path(cfg.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     for split in cfg.splits:
-        dataset = hydra.utils.instantiate(cfg.data[split])
-        report = check_images(dataset) if cfg.decode else dataset.report
+        report = hydra.utils.instantiate(cfg.data[split], verify_images=cfg.decode).report
         print(report.summary())
         print(
             "boxes per category: "

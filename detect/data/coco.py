@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from pycocotools.coco import COCO
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 BadSamplePolicy = Literal["skip", "raise"]
@@ -127,13 +128,25 @@ class Record:
 
 
 def read_image(file: Path) -> np.ndarray | None:
-    """RGB uint8 (H, W, 3), or None when the file is missing or cannot be decoded."""
-    image = cv2.imread(str(file), cv2.IMREAD_COLOR)
+    """RGB uint8 (H, W, 3), or None when the file is missing, corrupt or a truncated JPEG."""
+    try:
+        data = np.fromfile(file, dtype=np.uint8)
+    except OSError:
+        return None
+    # OpenCV decodes a truncated JPEG without complaint, filling the missing rows with grey;
+    # a JPEG must end with the EOI marker (FF D9), allowing a little trailing padding.
+    if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-64:].tobytes():
+        return None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 class CocoDetection(Dataset):
     """An image folder plus an ``instances_*.json``; items are ``(image, target)``.
+
+    ``verify_images`` decodes every image up front (with a progress bar) so that corrupt files
+    are reported (or raised) before training; otherwise they are found, logged and skipped when
+    first read.
 
     ``image`` is RGB uint8 (H, W, 3) after ``transforms``; ``target`` holds ``boxes`` (N, 4) xyxy
     float32 pixels, ``labels`` (N,) int64 contiguous (see ``categories``) and ``image_id``.
@@ -146,6 +159,7 @@ class CocoDetection(Dataset):
         transforms: Callable[..., dict[str, Any]] | None = None,
         keep_negatives: bool = True,
         on_bad_sample: BadSamplePolicy = "skip",
+        verify_images: bool = False,
     ) -> None:
         if on_bad_sample not in ("skip", "raise"):
             raise ValueError(f"on_bad_sample must be 'skip' or 'raise', got {on_bad_sample!r}")
@@ -157,7 +171,7 @@ class CocoDetection(Dataset):
         self.transforms = transforms
         self.on_bad_sample = on_bad_sample
         self.report = DataReport(str(annotation_file))
-        self.records = self._scan(keep_negatives)
+        self.records = self._scan(keep_negatives, verify_images)
         if self.report.skipped_images or self.report.dropped_boxes:
             log.warning("%s", self.report.summary())
 
@@ -166,14 +180,20 @@ class CocoDetection(Dataset):
             raise DatasetError(f"{file_name}: {reason} (set on_bad_sample=skip to skip it)")
         self.report.skipped_images[file_name] = reason
 
-    def _scan(self, keep_negatives: bool) -> list[Record]:
+    def _scan(self, keep_negatives: bool, verify_images: bool) -> list[Record]:
         records = []
         known = set(self.categories.coco_ids)
-        for image_id in sorted(self.coco.getImgIds()):
+        image_ids = sorted(self.coco.getImgIds())
+        if verify_images:
+            image_ids = tqdm(image_ids, desc="verifying images", unit="img")
+        for image_id in image_ids:
             info = self.coco.imgs[image_id]
             file = self.image_dir / info["file_name"]
             if not file.is_file():
                 self._bad(info["file_name"], "image file missing")
+                continue
+            if verify_images and read_image(file) is None:
+                self._bad(info["file_name"], "cannot decode image (corrupt or truncated)")
                 continue
             boxes, labels = [], []
             for ann in self.coco.imgToAnns.get(image_id, []):
@@ -228,7 +248,7 @@ class CocoDetection(Dataset):
         record = self.records[index]
         image = read_image(record.file)
         if image is None:
-            self._bad(record.file.name, "cannot decode image")
+            self._bad(record.file.name, "cannot decode image (corrupt or truncated)")
             log.warning("skipping %s: cannot decode image", record.file)
             return None
         boxes, labels = record.boxes, record.labels
@@ -238,13 +258,3 @@ class CocoDetection(Dataset):
             boxes = np.asarray(out["bboxes"], dtype=np.float32).reshape(-1, 4)
             labels = np.asarray(out["labels"], dtype=np.int64)
         return image, {"boxes": boxes, "labels": labels, "image_id": record.image_id}
-
-
-def check_images(dataset: CocoDetection) -> DataReport:
-    """Decode every image of ``dataset`` (with a progress bar) so corrupt files join the report."""
-    from tqdm import tqdm
-
-    for record in tqdm(dataset.records, desc="decoding images", unit="img"):
-        if read_image(record.file) is None:
-            dataset.report.skipped_images[record.file.name] = "cannot decode image"
-    return dataset.report

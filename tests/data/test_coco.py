@@ -61,7 +61,8 @@ def broken_dataset(subset, tmp_path) -> tuple[Path, Path]:
     folder.mkdir()
     for info in images[:2]:
         shutil.copy(subset / "val2017" / info["file_name"], folder / info["file_name"])
-    (folder / images[1]["file_name"]).write_bytes(b"not a jpeg")  # corrupt
+    truncated = folder / images[1]["file_name"]
+    truncated.write_bytes(truncated.read_bytes()[:20_000])  # a JPEG cut short
     # images[2] is missing from the folder
     first = images[0]
     anns = [a for a in raw["annotations"] if a["image_id"] == first["id"] and not a["iscrowd"]]
@@ -88,13 +89,23 @@ def test_bad_samples_are_skipped_and_counted(broken_dataset, tmp_path):
         "unknown category id 12": 1,
     }
     assert len(dataset) == 2
-    corrupt = next(i for i, r in enumerate(dataset.records) if r.file.read_bytes() == b"not a jpeg")
-    assert dataset[corrupt] is None  # dropped by the collate, and reported
-    assert "cannot decode image" in report.skipped_images.values()
+    truncated = next(i for i, r in enumerate(dataset.records) if r.file.stat().st_size == 20_000)
+    assert dataset[truncated] is None  # dropped by the collate, and reported
+    assert report.skipped_images[dataset.records[truncated].file.name].startswith("cannot decode")
     report.to_json(tmp_path / "report.json")
     reread = json.loads((tmp_path / "report.json").read_text())
     assert reread["dropped_boxes"]["outside the image"] == 1
     assert "image file missing" in report.summary()
+
+
+def test_verified_images_report_the_truncated_jpeg_up_front(broken_dataset):
+    folder, annotation_file = broken_dataset
+    dataset = CocoDetection(folder, annotation_file, verify_images=True)
+    assert len(dataset) == 1
+    assert sorted(dataset.report.skipped_images.values()) == [
+        "cannot decode image (corrupt or truncated)",
+        "image file missing",
+    ]
 
 
 def test_raise_policy_names_the_file(broken_dataset):

@@ -59,3 +59,10 @@ def test_check_dataset_names_a_missing_dataset():
     result = run_tool("check_dataset.py", "data=coco", "data.root=/nonexistent/coco")
     assert result.returncode != 0
     assert "image folder not found: /nonexistent/coco/train2017; check data.root" in result.stderr
+
+
+def test_data_throughput_benchmark_prints_both_pipelines():
+    result = run_tool("bench_data.py", "workers=0", "epochs=1", "split=val")
+    assert result.returncode == 0, result.stderr
+    assert "| detect: albumentations ssdlite | 158 |" in result.stdout
+    assert "| torchvision v2 reference | 158 |" in result.stdout

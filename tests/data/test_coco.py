@@ -68,7 +68,7 @@ def broken_dataset(subset, tmp_path) -> tuple[Path, Path]:
     anns = [a for a in raw["annotations"] if a["image_id"] == first["id"] and not a["iscrowd"]]
     good = anns[0]
     bad = [
-        {**good, "id": 10**9 + 1, "bbox": [10, 10, 0, 20]},  # zero width
+        {**good, "id": 10**9 + 1, "bbox": [10, 10, -5, 20]},  # negative width
         {**good, "id": 10**9 + 2, "bbox": [first["width"] + 5, 10, 20, 20]},  # outside
         {**good, "id": 10**9 + 3, "category_id": 12},  # 12 is a gap in COCO's 91 ids
     ]

@@ -18,6 +18,8 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
+from torchvision.ops import box_convert, box_iou
 
 from detect.data.coco import CocoDetection
 
@@ -60,12 +62,10 @@ def shape_mask(
     return mask
 
 
-def _box_iou(a: list[float], b: list[float]) -> float:
-    """IoU of two [x, y, w, h] boxes."""
-    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = max(iw, 0.0) * max(ih, 0.0)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+def _xywh_iou(a: list[float], b: list[float]) -> float:
+    """IoU of two [x, y, w, h] boxes, through torchvision.ops.box_iou."""
+    boxes = box_convert(torch.tensor([a, b], dtype=torch.float64), "xywh", "xyxy")
+    return float(box_iou(boxes[:1], boxes[1:]))
 
 
 def _background(rng: np.random.Generator, image_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +111,7 @@ def _render(
             mask = shape_mask(category, (cx, cy), size, angle, image_size)
             bbox = [float(v) for v in cv2.boundingRect(mask)]  # tight box of nonzero pixels
             if (mask & occupied).any() or any(
-                _box_iou(bbox, a["bbox"]) > MAX_IOU for a in annotations
+                _xywh_iou(bbox, a["bbox"]) > MAX_IOU for a in annotations
             ):
                 continue
             colour = _fill_colour(rng, base, used)

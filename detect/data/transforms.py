@@ -20,8 +20,10 @@ from typing import Any
 
 import albumentations as A
 import numpy as np
+import torch
 from albumentations.augmentations.crops import functional as fcrops
 from albumentations.core.bbox_utils import denormalize_bboxes
+from torchvision.ops import box_iou
 
 PRESETS = ("ssdlite", "ssd", "none")
 SSD_MEAN_RGB = (123, 117, 104)  # zoom-out canvas fill (ImageNet mean in 0-255), as torchvision
@@ -100,8 +102,8 @@ class RandomIoUCrop(A.DualTransform):
                 inside = (left < cx) & (cx < right) & (top < cy) & (cy < bottom)
                 if not inside.any():
                     continue
-                crop = np.array([left, top, right, bottom], dtype=np.float64)
-                if box_iou(boxes[inside], crop).max() < min_iou:
+                crop = torch.tensor([[left, top, right, bottom]], dtype=torch.float64)
+                if box_iou(torch.from_numpy(boxes[inside]), crop).max() < min_iou:
                     continue
                 return {"crop_coords": (left, top, right, bottom)}
         return no_crop
@@ -200,16 +202,6 @@ class RandomZoomOut(A.DualTransform):
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         """Arguments shown in ``repr`` and used for serialisation."""
         return ("fill", "side_range")
-
-
-def box_iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """IoU of each xyxy row of ``boxes`` (N, 4) with one xyxy ``box`` (4,): (N,)."""
-    width = np.clip(np.minimum(boxes[:, 2], box[2]) - np.maximum(boxes[:, 0], box[0]), 0, None)
-    height = np.clip(np.minimum(boxes[:, 3], box[3]) - np.maximum(boxes[:, 1], box[1]), 0, None)
-    inter = width * height
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = areas + (box[2] - box[0]) * (box[3] - box[1]) - inter
-    return inter / union
 
 
 def photometric_distort() -> A.Sequential:

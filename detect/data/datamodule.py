@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import lightning as L
 import numpy as np
 import torch
@@ -30,6 +31,14 @@ def collate(samples: list[Sample | None]) -> tuple[list[Tensor], list[dict[str, 
             }
         )
     return images, targets
+
+
+def init_worker(worker_id: int) -> None:
+    """Seed the worker (Lightning's scheme) and keep it to one thread: OpenCV's and torch's thread
+    pools in each worker otherwise fight the training process for the cores."""
+    pl_worker_init_function(worker_id)
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
 
 
 class DetectionDataModule(L.LightningDataModule):
@@ -70,7 +79,7 @@ class DetectionDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             collate_fn=collate,
-            worker_init_fn=pl_worker_init_function,  # distinct, reproducible seeds per worker
+            worker_init_fn=init_worker,
             generator=torch.Generator().manual_seed(self.seed),
             persistent_workers=self.num_workers > 0,
             drop_last=shuffle,

@@ -20,7 +20,7 @@ from torchvision.datasets import CocoDetection as TorchvisionCoco
 from torchvision.datasets import wrap_dataset_for_transforms_v2
 
 from detect.data.coco import CocoDetection
-from detect.data.datamodule import collate
+from detect.data.datamodule import collate, init_worker
 from detect.data.transforms import build_transforms
 
 
@@ -69,6 +69,7 @@ def measure(
         shuffle=True,
         num_workers=workers,
         collate_fn=collate_fn,
+        worker_init_fn=init_worker,  # the same single-threaded workers for both pipelines
         persistent_workers=workers > 0,
         generator=torch.Generator().manual_seed(0),
     )

@@ -5,7 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+needs_real_data = pytest.mark.skipif(
+    not (ROOT.parent / "shared" / "data" / "coco_subset").is_dir(),
+    reason="real data not found at ../shared/data/coco_subset: check out ../shared beside it",
+)
 
 
 def run_tool(script: str, *overrides: str) -> subprocess.CompletedProcess:
@@ -45,6 +51,7 @@ def test_unknown_backbone_key_is_rejected():
     assert "Key 'reduced_tail' is not in struct" in result.stderr
 
 
+@needs_real_data
 def test_check_dataset_reports_and_writes_json(tmp_path):
     result = run_tool("check_dataset.py", "splits=[val]", f"report_dir={tmp_path}")
     assert result.returncode == 0, result.stderr
@@ -61,6 +68,7 @@ def test_check_dataset_names_a_missing_dataset():
     assert "image folder not found: /nonexistent/coco/train2017; check data.root" in result.stderr
 
 
+@needs_real_data
 def test_data_throughput_benchmark_prints_both_pipelines():
     result = run_tool("bench_data.py", "workers=0", "epochs=1", "split=val")
     assert result.returncode == 0, result.stderr

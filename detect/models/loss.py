@@ -16,6 +16,9 @@ from detect.models.box_coder import BoxCoder
 class LossConfig:
     iou_thresh: float = 0.5  # an anchor is positive at IoU ≥ 0.5 with its best ground truth
     neg_to_pos: float = 3.0  # hard negatives kept per positive (SSD paper §2.2)
+    # Hard negatives of an image without boxes (torchvision keeps none, so such images would
+    # not train at all); images with boxes always have ≥ neg_to_pos, so parity is unaffected.
+    min_negatives: int = 3
 
 
 def match_anchors(gt_boxes: Tensor, anchors: Tensor, iou_thresh: float) -> Tensor:
@@ -47,6 +50,14 @@ def ssd_loss(
     ``targets[i]`` holds ``boxes`` (G, 4) xyxy in model-input pixels and ``labels`` (G,) with
     0 reserved for background. Images without boxes contribute negatives only.
     """
+    num_classes = cls_logits.shape[-1]
+    for index, target in enumerate(targets):
+        labels = target["labels"]
+        if labels.numel() and (labels.min() < 1 or labels.max() >= num_classes):
+            raise ValueError(
+                f"target {index} has labels in [{int(labels.min())}, {int(labels.max())}]; "
+                f"they must lie in [1, {num_classes - 1}] (0 is background)"
+            )
     matched = torch.stack([match_anchors(t["boxes"], anchors, config.iou_thresh) for t in targets])
     foreground = matched >= 0  # (N, A)
     cls_targets = torch.zeros_like(matched)
@@ -61,7 +72,6 @@ def ssd_loss(
     )
     box_loss = F.smooth_l1_loss(bbox_regression[foreground], box_targets, reduction="sum")
 
-    num_classes = cls_logits.shape[-1]
     cls_loss = F.cross_entropy(
         cls_logits.reshape(-1, num_classes), cls_targets.reshape(-1), reduction="none"
     ).view_as(cls_targets)
@@ -69,8 +79,10 @@ def ssd_loss(
     negative_loss = cls_loss.masked_fill(foreground, -float("inf"))
     order = negative_loss.argsort(dim=1, descending=True)
     rank = order.argsort(dim=1)
-    num_negative = config.neg_to_pos * foreground.sum(dim=1, keepdim=True)
-    hard_negative = rank < num_negative
+    num_negative = (config.neg_to_pos * foreground.sum(dim=1, keepdim=True)).clamp(
+        min=config.min_negatives
+    )
+    hard_negative = (rank < num_negative) & ~foreground
     normaliser = num_positive.clamp(min=1)
     return {
         "bbox_regression": box_loss / normaliser,

@@ -35,6 +35,10 @@ def postprocess(
     config: PostprocessConfig = PostprocessConfig(),
 ) -> list[dict[str, Tensor]]:
     """Per image: ``boxes`` (D, 4) xyxy in original pixels, ``scores`` (D,), ``labels`` (D,)."""
+    if len(original_sizes) != cls_logits.shape[0]:
+        raise ValueError(
+            f"{cls_logits.shape[0]} images in the outputs but {len(original_sizes)} original sizes"
+        )
     num_classes = cls_logits.shape[-1]
     scores = torch.softmax(cls_logits, dim=-1)[..., 1:].transpose(1, 2)  # (N, C-1, A)
     boxes = clip_boxes_to_image(box_coder.decode(bbox_regression, anchors), input_size)

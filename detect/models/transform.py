@@ -37,7 +37,12 @@ def to_rgb_float(image: Tensor) -> Tensor:
         return image.float() / 255.0
     if not image.is_floating_point():
         raise ValueError(f"expected a uint8 or float image, got {image.dtype}")
-    return image
+    if image.numel() and (image.min() < 0 or image.max() > 1):
+        raise ValueError(
+            f"a float image must lie in [0, 1], got values in [{float(image.min()):g}, "
+            f"{float(image.max()):g}]; divide by 255 or pass the uint8 image"
+        )
+    return image.float()
 
 
 def clean_boxes(

@@ -105,6 +105,7 @@ def test_every_backbone_width_and_size(backbone, width, size):
         assert len(image["boxes"]) <= 300
         assert (image["labels"] >= 1).all() and (image["labels"] < 21).all()
         assert (image["scores"][:-1] >= image["scores"][1:]).all()
+        assert (image["boxes"] >= 0).all()
         assert (image["boxes"][:, 2] <= width_px + 1e-3).all()
         assert (image["boxes"][:, 3] <= height + 1e-3).all()
 
@@ -123,13 +124,31 @@ def test_high_score_threshold_gives_empty_detections():
     assert detections[0]["boxes"].shape == (0, 4)
 
 
-def test_image_without_boxes_gives_finite_negative_only_loss():
+def test_image_without_boxes_trains_on_its_hardest_negatives():
     model = ssdlite("v3_small", size=320).eval()  # eval: BN can't train on one 1×1 map
     empty = {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)}
     batch = preprocess([torch.rand(3, 200, 300)], 320, [empty])
-    loss = model.loss(model(batch.images), batch.targets)
+    outputs = model(batch.images)
+    loss = model.loss(outputs, batch.targets)
     assert loss["bbox_regression"].item() == 0.0
-    assert torch.isfinite(loss["classification"])
+    # min_negatives = 3: the three highest background losses, over one (the positives' floor)
+    background = torch.nn.functional.cross_entropy(
+        outputs["cls_logits"][0],
+        torch.zeros(outputs["cls_logits"].shape[1], dtype=torch.int64),
+        reduction="none",
+    )
+    expected = background.topk(3).values.sum()
+    assert loss["classification"].item() == pytest.approx(expected.item(), rel=1e-5)
+    loss["classification"].backward()
+    assert model.head.classification[0][1].weight.grad.abs().sum() > 0
+
+
+def test_labels_outside_the_classes_are_refused():
+    model = ssdlite("v3_small", num_classes=5, size=320).eval()
+    target = {"boxes": torch.tensor([[10.0, 10.0, 90.0, 90.0]]), "labels": torch.tensor([5])}
+    batch = preprocess([torch.rand(3, 100, 100)], 320, [target])
+    with pytest.raises(ValueError, match=r"labels in \[5, 5\]; they must lie in \[1, 4\]"):
+        model.loss(model(batch.images), batch.targets)
 
 
 def test_degenerate_and_outside_boxes_are_clipped_or_dropped_and_counted():
@@ -173,6 +192,27 @@ def test_wrong_shapes_give_clear_errors():
         preprocess([torch.rand(60, 80)], 320)
     with pytest.raises(ValueError, match="smaller than v2's total stride 32"):
         ssdlite("v2", size=16)
+    with pytest.raises(ValueError, match=r"a float image must lie in \[0, 1\]"):
+        preprocess([torch.rand(3, 20, 20) * 255], 320)
+    with pytest.raises(ValueError, match="2 images in the outputs but 1 original sizes"):
+        model.postprocess(model(torch.randn(2, 3, 320, 320)), [(320, 320)])
+
+
+def test_float64_images_are_accepted():
+    batch = preprocess([torch.rand(3, 20, 30, dtype=torch.float64)], 64)
+    assert batch.images.dtype == torch.float32
+
+
+def test_dilated_backbone_feeds_ssdlite():
+    model = ssdlite("v3_large", dilated=True, size=320).eval()
+    assert model.features.strides[:2] == [16, 16]
+    with torch.no_grad():
+        outputs = model(torch.randn(1, 3, 320, 320))
+    assert (
+        outputs["cls_logits"].shape[1]
+        == model.anchors.shape[0]
+        == 6 * (400 + 400 + 100 + 25 + 9 + 4)
+    )
 
 
 def test_forward_exports_with_static_shapes():
@@ -182,4 +222,5 @@ def test_forward_exports_with_static_shapes():
     with torch.no_grad():
         expected = model(x)
     actual = exported.module()(x)
-    torch.testing.assert_close(actual["cls_logits"], expected["cls_logits"])
+    for key in ("cls_logits", "bbox_regression"):
+        torch.testing.assert_close(actual[key], expected[key])

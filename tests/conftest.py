@@ -56,3 +56,11 @@ def coco_val_samples(coco_val_dir: Path) -> list[tuple[torch.Tensor, dict[str, t
             (load_rgb(coco_val_dir / info["file_name"]), {"boxes": boxes, "labels": labels})
         )
     return samples
+
+
+@pytest.fixture(scope="session")
+def coco_val_set(coco_val_dir: Path):
+    """The real val subset as our COCO-format dataset (no transforms)."""
+    from detect.data.coco import CocoDetection
+
+    return CocoDetection(coco_val_dir, COCO_SUBSET / "annotations" / "instances_val2017.json")

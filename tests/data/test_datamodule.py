@@ -1,38 +1,27 @@
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 
-from detect.data.coco import CocoDetection
 from detect.data.datamodule import DetectionDataModule, collate
 
-SUBSET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "coco_subset"
 
-
-@pytest.fixture(scope="module")
-def val_set() -> CocoDetection:
-    if not SUBSET.is_dir():
-        pytest.skip(f"real data not found at {SUBSET}: check out ../shared beside the project")
-    return CocoDetection(SUBSET / "val2017", SUBSET / "annotations" / "instances_val2017.json")
-
-
-def test_batches_hold_variable_box_counts(val_set):
-    module = DetectionDataModule(val_set, val_set, batch_size=4, num_workers=0)
+def test_batches_hold_variable_box_counts(coco_val_set):
+    module = DetectionDataModule(coco_val_set, coco_val_set, batch_size=4, num_workers=0)
     images, targets = next(iter(module.val_dataloader()))
     assert len(images) == len(targets) == 4
     assert all(image.dtype == torch.uint8 and image.shape[0] == 3 for image in images)
     assert len({len(t["labels"]) for t in targets}) > 1
-    assert [t["image_id"] for t in targets] == [r.image_id for r in val_set.records[:4]]
+    assert [t["image_id"] for t in targets] == [r.image_id for r in coco_val_set.records[:4]]
 
 
-def test_unreadable_samples_are_dropped_from_the_batch(val_set):
-    images, targets = collate([val_set[0], None, val_set[1]])
+def test_unreadable_samples_are_dropped_from_the_batch(coco_val_set):
+    images, targets = collate([coco_val_set[0], None, coco_val_set[1]])
     assert len(images) == len(targets) == 2
 
 
-def test_global_batch_is_split_over_ranks(val_set):
-    module = DetectionDataModule(val_set, val_set, batch_size=8, num_workers=0)
+def test_global_batch_is_split_over_ranks(coco_val_set):
+    module = DetectionDataModule(coco_val_set, coco_val_set, batch_size=8, num_workers=0)
     module.trainer = SimpleNamespace(world_size=2)
     assert module.train_dataloader().batch_size == 4
     module.trainer = SimpleNamespace(world_size=3)
@@ -40,9 +29,11 @@ def test_global_batch_is_split_over_ranks(val_set):
         module.train_dataloader()
 
 
-def test_shuffling_is_seeded(val_set):
+def test_shuffling_is_seeded(coco_val_set):
     def first_ids(seed: int) -> list[int]:
-        module = DetectionDataModule(val_set, val_set, batch_size=8, num_workers=0, seed=seed)
+        module = DetectionDataModule(
+            coco_val_set, coco_val_set, batch_size=8, num_workers=0, seed=seed
+        )
         return [t["image_id"] for t in next(iter(module.train_dataloader()))[1]]
 
     assert first_ids(1) == first_ids(1)

@@ -135,10 +135,13 @@ def analytic_cost(spec: MobileNetSpec, size: int = 224, num_classes: int = 1000)
 
 
 def counted_cost(model: nn.Module, size: int = 224) -> Cost:
-    """Params of ``model`` and the MAdds torch counts in one forward pass (FLOPs / 2)."""
+    """Params of ``model`` and the MAdds torch counts in one eval-mode forward (FLOPs / 2)."""
+    was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.zeros(1, 3, size, size))
+        model(torch.zeros(1, 3, size, size, device=device))
+    model.train(was_training)
     params = sum(p.numel() for p in model.parameters())
     return Cost(params, counter.get_total_flops() // 2)
 

@@ -35,6 +35,15 @@ def activation(name: ActivationName | None) -> nn.Module:
     return ACTIVATIONS[name](inplace=True)
 
 
+def normal_init(module: nn.Module, std: float = 0.03) -> None:
+    """N(0, std) conv weights, zero biases: torchvision SSDLite's init for training from scratch."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Conv2d):
+            nn.init.normal_(layer.weight, 0.0, std)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
 @dataclass(frozen=True)
 class BatchNormConfig:
     """BatchNorm settings; SSDLite uses eps 0.001 / momentum 0.03 (torchvision ssdlite.py)."""

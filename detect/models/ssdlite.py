@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from detect.models.backbones import MobileNet
-from detect.models.layers import BatchNormConfig, ConvBNAct
+from detect.models.layers import BatchNormConfig, ConvBNAct, normal_init
 
 EXTRA_DEPTHS = (512, 256, 256, 128)  # torchvision's SSDLite: four extra maps after the backbone
 
@@ -29,15 +29,6 @@ def prediction_block(in_ch: int, out_ch: int, bn: BatchNormConfig) -> nn.Sequent
         ConvBNAct(in_ch, in_ch, 3, groups=in_ch, act="relu6", bn=bn),
         nn.Conv2d(in_ch, out_ch, 1),
     )
-
-
-def normal_init(module: nn.Module, std: float = 0.03) -> None:
-    """N(0, 0.03) conv weights and zero biases, as torchvision's SSDLite heads and extras."""
-    for layer in module.modules():
-        if isinstance(layer, nn.Conv2d):
-            nn.init.normal_(layer.weight, 0.0, std)
-            if layer.bias is not None:
-                nn.init.zeros_(layer.bias)
 
 
 class SSDLiteFeatures(nn.Module):

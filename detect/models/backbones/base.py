@@ -21,6 +21,7 @@ from detect.models.layers import (
     ConvBNAct,
     InvertedResidual,
     activation,
+    normal_init,
 )
 
 
@@ -79,7 +80,7 @@ class MobileNetSpec:
     def layer_strides(self) -> list[int]:
         """Stride of each entry of ``features`` (stem, blocks, last conv)."""
         strides = [self.stem.stride] + [b.stride for b in self.blocks]
-        return strides + ([1] if self.last_conv else [])
+        return strides + ([self.last_conv.stride] if self.last_conv else [])
 
     @property
     def total_stride(self) -> int:
@@ -118,7 +119,9 @@ class MobileNet(nn.Module):
         layers += [InvertedResidual(block, bn) for block in spec.blocks]
         if spec.last_conv:
             last = spec.last_conv
-            layers.append(ConvBNAct(last.in_ch, last.out_ch, last.kernel, act=last.act, bn=bn))
+            layers.append(
+                ConvBNAct(last.in_ch, last.out_ch, last.kernel, last.stride, act=last.act, bn=bn)
+            )
         self.features = nn.Sequential(*layers)
         # No classifier when used as a detection backbone (num_classes=None).
         self.classifier = _classifier(spec.classifier, num_classes) if num_classes else None
@@ -170,12 +173,11 @@ def init_weights(model: nn.Module, scheme: InitScheme) -> None:
     init torchvision's SSDLite uses when training a detector from scratch."""
     if scheme not in ("kaiming", "normal"):
         raise ValueError(f"unknown init {scheme!r}; choose 'kaiming' or 'normal'")
+    if scheme == "normal":
+        normal_init(model)
     for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            if scheme == "kaiming":
-                nn.init.kaiming_normal_(module.weight, mode="fan_out")
-            else:
-                nn.init.normal_(module.weight, mean=0.0, std=0.03)
+        if isinstance(module, nn.Conv2d) and scheme == "kaiming":
+            nn.init.kaiming_normal_(module.weight, mode="fan_out")
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.BatchNorm2d):

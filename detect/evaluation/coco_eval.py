@@ -31,6 +31,10 @@ class CocoEvaluator:
         self.results: list[dict] = []
         self.image_ids: set[int] = set()
 
+    def reset(self) -> None:
+        """Forget the detections collected so far (e.g. between validation epochs)."""
+        self.results, self.image_ids = [], set()
+
     def update(self, image_ids: list[int], detections: list[dict[str, Tensor]]) -> None:
         """Add a batch: per image ``boxes`` (D, 4) xyxy original pixels, ``scores``, ``labels``."""
         coco_ids = np.asarray((0, *self.categories.coco_ids))

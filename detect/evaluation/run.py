@@ -1,0 +1,36 @@
+"""Evaluate a training checkpoint on a COCO-format split: the wiring behind tools/eval.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from detect.evaluation.evaluate import check_categories, evaluate
+from detect.inference.predictor import Predictor
+from detect.training.checkpoint import load_checkpoint
+
+
+def run_eval(cfg: DictConfig) -> dict[str, float]:
+    """Print pycocotools' summary; write ``detections.json`` and ``metrics.json``."""
+    checkpoint = load_checkpoint(cfg.ckpt)
+    data = cfg.get("data") or OmegaConf.create(checkpoint.run_config.get("data"))
+    if not data:
+        raise ValueError(f"{cfg.ckpt} records no dataset: choose one with data=<name>")
+    if cfg.split not in data:
+        raise KeyError(f"the data config has no split {cfg.split!r}; choose split=train or val")
+    dataset = instantiate(data[cfg.split])
+    check_categories(dataset, checkpoint.categories, f"checkpoint {cfg.ckpt}")
+    predictor = Predictor(checkpoint.model, cfg.device)
+    evaluator = evaluate(predictor, dataset, cfg.batch_size, cfg.num_workers)
+    metrics, summary = evaluator.compute()
+    print(summary)
+    output_dir = Path(cfg.output_dir or Path(cfg.ckpt).resolve().parent.parent / "eval" / cfg.split)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    evaluator.write(output_dir / "detections.json", output_dir / "metrics.json", metrics)
+    print(
+        f"{len(dataset)} images, epoch {checkpoint.epoch}: AP {metrics['AP']:.4f}, "
+        f"AP50 {metrics['AP50']:.4f}; written to {output_dir}"
+    )
+    return metrics

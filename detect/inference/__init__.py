@@ -1,0 +1,1 @@
+"""Inference: images in, detections in original pixels out."""

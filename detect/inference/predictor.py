@@ -1,0 +1,25 @@
+"""Predictor: preprocess → network → postprocess for a batch of images (PyTorch backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from detect.models import SSDLite, preprocess
+
+
+class Predictor:
+    """Runs a detector in eval mode under ``torch.inference_mode`` on ``device``."""
+
+    def __init__(self, model: SSDLite, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+
+    @torch.inference_mode()
+    def __call__(self, images: Sequence[Tensor]) -> list[dict[str, Tensor]]:
+        """(C, H, W) uint8 or [0, 1] float images of any sizes → per image ``boxes`` (xyxy,
+        original pixels), ``scores``, ``labels`` (contiguous, 1..K)."""
+        batch = preprocess([image.to(self.device) for image in images], self.model.size)
+        return self.model.postprocess(self.model(batch.images), batch.original_sizes)

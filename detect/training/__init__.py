@@ -1,0 +1,1 @@
+"""Training: the Lightning module, its optimiser and EMA parts, checkpoints and the run wiring."""

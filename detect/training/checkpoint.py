@@ -1,0 +1,79 @@
+"""Checkpoints that stand alone: weights (EMA when trained with it), model config, categories."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from detect.data.coco import CategoryMap
+from detect.models import SSDLite
+from detect.training.factory import build_detector
+
+CHECKPOINT_KEY = "detect"
+CHECKPOINT_VERSION = 1
+MODEL_PREFIX = "model."  # the detector's parameters inside the LightningModule's state dict
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable detect checkpoint; the message names it and says why."""
+
+
+@dataclass
+class Checkpoint:
+    """A detector ready for inference (eval mode) and what it was trained with."""
+
+    model: SSDLite
+    categories: CategoryMap
+    model_config: dict[str, Any]
+    run_config: dict[str, Any]
+    epoch: int
+    global_step: int
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The raw checkpoint dict, or a :class:`CheckpointError` that names the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as error:
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint ({error})") from None
+    if not isinstance(raw, dict) or CHECKPOINT_KEY not in raw or "state_dict" not in raw:
+        raise CheckpointError(
+            f"{path} is not a detect checkpoint (no '{CHECKPOINT_KEY}' entry); use one written "
+            "by tools/train.py (checkpoints/best-*.ckpt or last.ckpt in the run directory)"
+        )
+    return raw
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Rebuild the detector from the checkpoint alone and load its (EMA) weights."""
+    raw = read_checkpoint(path)
+    meta = raw[CHECKPOINT_KEY]
+    categories = CategoryMap(tuple(meta["categories"]["ids"]), tuple(meta["categories"]["names"]))
+    model = build_detector(meta["model"], categories.num_classes)
+    weights = {
+        key.removeprefix(MODEL_PREFIX): value
+        for key, value in raw["state_dict"].items()
+        if key.startswith(MODEL_PREFIX)
+    }
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: weights do not fit the model its config describes "
+            f"(missing {missing[:3]}…, unexpected {unexpected[:3]}…)"
+        )
+    return Checkpoint(
+        model.to(map_location).eval(),
+        categories,
+        meta["model"],
+        meta.get("run_config", {}),
+        int(raw.get("epoch", 0)),
+        int(raw.get("global_step", 0)),
+    )

@@ -1,0 +1,159 @@
+"""LightningModule: SSDLite training with decay-exempt groups, warm-up + cosine, and COCO mAP
+computed once over the union of all ranks' validation images."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from detect.data.coco import CategoryMap
+from detect.evaluation.coco_eval import METRICS, CocoEvaluator
+from detect.models import preprocess
+from detect.training.checkpoint import CHECKPOINT_KEY, CHECKPOINT_VERSION
+from detect.training.factory import build_detector
+from detect.training.optim import ScheduleConfig, parameter_groups, warmup_cosine
+
+log = logging.getLogger(__name__)
+
+NonFinitePolicy = Literal["stop", "skip"]
+Detections = list[tuple[int, dict[str, Tensor]]]  # (image id, boxes/scores/labels on the CPU)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite and the policy is ``stop``."""
+
+
+class DetectionModule(L.LightningModule):
+    """``model_config`` is the ``model`` node (see :func:`build_detector`); ``categories`` the
+    training set's category map, saved with every checkpoint together with ``run_config``."""
+
+    def __init__(
+        self,
+        model_config: Mapping[str, Any],
+        categories: CategoryMap,
+        optimizer: Callable[[Iterable[dict]], Optimizer],
+        schedule: ScheduleConfig = ScheduleConfig(),  # noqa: B008 - frozen dataclass
+        on_nonfinite_loss: NonFinitePolicy = "stop",
+        run_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if on_nonfinite_loss not in ("stop", "skip"):
+            raise ValueError(
+                f"on_nonfinite_loss must be 'stop' or 'skip', not {on_nonfinite_loss!r}"
+            )
+        self.model_config = dict(model_config)
+        self.categories = categories
+        self.model = build_detector(self.model_config, categories.num_classes)
+        self.optimizer_factory = optimizer
+        self.schedule = schedule
+        self.on_nonfinite_loss = on_nonfinite_loss
+        self.run_config = dict(run_config or {})
+        self.skipped_batches = 0
+        self.evaluator: CocoEvaluator | None = None
+        self.val_detections: Detections = []
+
+    def setup(self, stage: str) -> None:
+        """The validation ground truth comes from the datamodule's val dataset (indexed once)."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        dataset = getattr(datamodule, "val_dataset", None)
+        if dataset is not None and hasattr(dataset, "coco"):
+            self.evaluator = CocoEvaluator(dataset.coco, self.categories)
+
+    def forward(self, images: Tensor) -> dict[str, Tensor]:
+        return self.model(images)
+
+    def training_step(
+        self, batch: tuple[list[Tensor], list[dict]], batch_idx: int
+    ) -> Tensor | None:
+        images, targets = batch
+        inputs = preprocess(images, self.model.size, targets)
+        losses = self.model.loss(self.model(inputs.images), inputs.targets)
+        loss = losses["classification"] + losses["bbox_regression"]
+        nonfinite = self.trainer.strategy.reduce_boolean_decision(
+            not bool(torch.isfinite(loss)), all=False
+        )
+        if nonfinite:
+            where = f"step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
+            if self.on_nonfinite_loss == "stop":
+                raise NonFiniteLossError(
+                    f"non-finite loss ({float(loss)}) at {where}: lower the learning rate or "
+                    "enable gradient clipping; on_nonfinite_loss=skip skips such batches instead"
+                )
+            self.skipped_batches += 1
+            log.warning("skipping batch with non-finite loss at %s", where)
+            self.log("train/skipped_batches", float(self.skipped_batches), batch_size=len(images))
+            return None
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(images))
+        self.log_dict(
+            {f"train/{name}": value for name, value in losses.items()}, batch_size=len(images)
+        )
+        return loss
+
+    def validation_step(self, batch: tuple[list[Tensor], list[dict]], batch_idx: int) -> None:
+        images, targets = batch
+        inputs = preprocess(images, self.model.size)
+        detections = self.model.postprocess(self.model(inputs.images), inputs.original_sizes)
+        for target, found in zip(targets, detections, strict=True):
+            cpu = {key: value.cpu() for key, value in found.items()}
+            self.val_detections.append((int(target["image_id"]), cpu))
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_detections = []
+
+    def on_validation_epoch_end(self) -> None:
+        """Gather every rank's detections, keep each image once (the distributed sampler pads
+        with repeats), score them with pycocotools on rank 0 and share the metrics."""
+        if self.trainer.sanity_checking or self.evaluator is None:
+            return
+        gathered = self.gather_detections(self.val_detections)
+        metrics: dict[str, float] = {}
+        if self.trainer.is_global_zero:
+            self.evaluator.reset()
+            unique = dict(gathered)
+            for image_id, found in unique.items():
+                self.evaluator.update([image_id], [found])
+            metrics, summary = self.evaluator.compute()
+            metrics["images"] = float(len(unique))
+            log.info("epoch %d validation (EMA weights):\n%s", self.current_epoch, summary)
+        metrics = self.trainer.strategy.broadcast(metrics, src=0)
+        self.log_dict({f"val/{name}": metrics[name] for name in (*METRICS, "images")})
+        self.val_detections = []
+
+    def gather_detections(self, local: Detections) -> Detections:
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return local
+        everyone: list[Detections | None] = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(everyone, local)
+        return [item for part in everyone if part for item in part]
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = self.optimizer_factory(parameter_groups(self.model))
+        total = int(self.trainer.estimated_stepping_batches)
+        per_epoch = max(total // max(self.trainer.max_epochs or 1, 1), 1)
+        scheduler = warmup_cosine(optimizer, self.schedule, total, per_epoch)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Everything eval and inference need besides the weights travels with the checkpoint."""
+        checkpoint[CHECKPOINT_KEY] = {
+            "version": CHECKPOINT_VERSION,
+            "model": self.model_config,
+            "categories": {
+                "ids": list(self.categories.coco_ids),
+                "names": list(self.categories.names),
+            },
+            "run_config": self.run_config,
+            "skipped_batches": self.skipped_batches,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.skipped_batches = checkpoint.get(CHECKPOINT_KEY, {}).get("skipped_batches", 0)

@@ -1,0 +1,78 @@
+"""The training config composes for every group option and trains (fast_dev_run) on the CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.errors import ConfigCompositionException, MissingConfigException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+from training_helpers import compose_train, tiny_overrides
+
+from detect.models import ssdlite
+from detect.training.factory import build_detector
+from detect.training.run import resume_checkpoint, train
+
+BACKBONES = ("v1", "v2", "v3_large", "v3_small")
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_every_backbone_composes_and_runs_fast_dev_run(backbone, tiny_shapes, tmp_path):
+    cfg = compose_train(
+        [f"backbone={backbone}", *tiny_overrides(tiny_shapes, tmp_path), "+trainer.fast_dev_run=1"]
+    )
+    assert cfg.model.backbone.name == backbone and cfg.model.backbone.width_mult == 0.25
+    metrics = train(cfg)
+    assert set(metrics) >= {"val/AP", "val/AP50", "val/AP75", "val/APs", "val/APm", "val/APl"}
+    assert metrics["val/images"] == 4  # fast_dev_run: one validation batch of 4
+
+
+def test_backbone_width_and_size_overrides_reach_the_model():
+    cfg = compose_train(["backbone=v2", "backbone.width_mult=0.5", "model.size=384"])
+    model = build_detector(cfg.model, num_classes=4)
+    direct = ssdlite("v2", 0.5, num_classes=4, size=384, init="normal")
+    assert model.size == 384
+    assert count(model) == count(direct) != count(ssdlite("v2", 1.0, num_classes=4))
+    torch.testing.assert_close(model.anchors, direct.anchors)
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert (bn.eps, bn.momentum) == (0.001, 0.03)  # SSDLite's BN for any backbone
+
+
+def count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_experiment_is_torchvisions_recipe():
+    cfg = compose_train(["experiment=ssdlite320_v3_large_coco"])
+    assert cfg.model.backbone.name == "v3_large" and cfg.model.backbone.reduced_tail
+    assert cfg.model.size == 320 and cfg.data.root == "data/coco"
+    assert cfg.loader.batch_size == 192
+    assert (cfg.optimizer.lr, cfg.optimizer.momentum, cfg.optimizer.weight_decay) == (
+        0.15,
+        0.9,
+        4e-5,
+    )
+    assert cfg.trainer.max_epochs == 660 and cfg.trainer.strategy == "ddp"
+    assert cfg.model.backbone.init == "normal" and cfg.model.backbone.bn_momentum == 0.03
+    model = build_detector(cfg.model, num_classes=91)
+    assert count(model) == 3_440_060  # torchvision's figure
+
+
+def test_unknown_key_and_option_fail_with_hydras_message():
+    with pytest.raises(ConfigCompositionException, match=r"backbone\.widht_mult"):
+        compose_train(["backbone.widht_mult=0.5"])
+    with pytest.raises(MissingConfigException, match="v3_small"):  # lists the valid options
+        compose_train(["backbone=v9"])
+    cfg = compose_train([])
+    with pytest.raises((ConfigAttributeError, ConfigKeyError)):
+        _ = cfg.model.no_such_key
+
+
+def test_resume_without_a_checkpoint_names_the_fix(tmp_path):
+    old = tmp_path / "2026-01-01_00-00-00" / "checkpoints"
+    old.mkdir(parents=True)
+    (old / "last.ckpt").write_bytes(b"")
+    cfg = compose_train([f"runs_dir={tmp_path}", "run_name=new", "resume=true"])
+    with pytest.raises(FileNotFoundError, match="run_name=2026-01-01_00-00-00"):
+        resume_checkpoint(cfg, Path(cfg.runs_dir) / cfg.run_name / "checkpoints")

@@ -72,9 +72,15 @@ class DetectionDataModule(L.LightningDataModule):
         return global_batch // world_size
 
     def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        per_device = self.per_device(batch_size)
+        if shuffle and len(dataset) < per_device:  # drop_last would leave no batch at all
+            raise ValueError(
+                f"the training set has {len(dataset)} images, fewer than one batch "
+                f"({per_device} per process): lower the batch size (loader.batch_size)"
+            )
         return DataLoader(
             dataset,
-            batch_size=self.per_device(batch_size),
+            batch_size=per_device,
             shuffle=shuffle,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory and torch.cuda.is_available(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from detect.data.coco import CategoryMap
 from detect.models import SSDLite
@@ -21,6 +23,25 @@ MODEL_PREFIX = "model."  # the detector's parameters inside the LightningModule'
 
 class CheckpointError(ValueError):
     """A file that is not a usable detect checkpoint; the message names it and says why."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write to a hidden file beside the target, flush it to disk, then ``os.replace``: a run
+    killed mid-save leaves the previous checkpoint intact. (Lightning's fsspec transaction
+    stages the file in the system temp folder and moves it, which is a plain, interruptible
+    copy when that folder is on another filesystem.)"""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".{path.name}.partial")
+        with open(staging, "wb") as file:
+            torch.save(checkpoint, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(staging, path)
 
 
 @dataclass

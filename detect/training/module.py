@@ -4,6 +4,7 @@ computed once over the union of all ranks' validation images."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -134,8 +135,9 @@ class DetectionModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = self.optimizer_factory(parameter_groups(self.model))
-        total = int(self.trainer.estimated_stepping_batches)
-        per_epoch = max(total // max(self.trainer.max_epochs or 1, 1), 1)
+        total = int(self.trainer.estimated_stepping_batches)  # also sizes the train loader
+        accumulate = self.trainer.accumulate_grad_batches
+        per_epoch = max(math.ceil(self.trainer.num_training_batches / accumulate), 1)
         scheduler = warmup_cosine(optimizer, self.schedule, total, per_epoch)
         return {
             "optimizer": optimizer,

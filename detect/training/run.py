@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,15 @@ from omegaconf import DictConfig, OmegaConf
 from detect.data.coco import DatasetError
 from detect.data.datamodule import DetectionDataModule
 from detect.data.transforms import build_transforms
-from detect.training.checkpoint import read_checkpoint
+from detect.training.checkpoint import AtomicCheckpointIO, read_checkpoint
 from detect.training.ema import EMA
 from detect.training.module import DetectionModule
 from detect.training.optim import ScheduleConfig
 
 log = logging.getLogger(__name__)
+
+# Lightning 2.6's pytree helper trips torch ≥ 2.10's LeafSpec deprecation on every run: noise.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 LAST = "last.ckpt"
 
@@ -131,6 +135,7 @@ def build(cfg: DictConfig) -> TrainingRun:
         callbacks=callbacks(cfg, checkpoint_dir),
         logger=loggers,
         default_root_dir=run_dir,
+        plugins=[AtomicCheckpointIO()],
     )
     return TrainingRun(trainer, module, datamodule, run_dir, ckpt_path)
 

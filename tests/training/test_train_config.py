@@ -12,7 +12,7 @@ from training_helpers import compose_train, tiny_overrides
 
 from detect.models import ssdlite
 from detect.training.factory import build_detector
-from detect.training.run import resume_checkpoint, train
+from detect.training.run import build, resume_checkpoint, train
 
 BACKBONES = ("v1", "v2", "v3_large", "v3_small")
 
@@ -76,3 +76,11 @@ def test_resume_without_a_checkpoint_names_the_fix(tmp_path):
     cfg = compose_train([f"runs_dir={tmp_path}", "run_name=new", "resume=true"])
     with pytest.raises(FileNotFoundError, match="run_name=2026-01-01_00-00-00"):
         resume_checkpoint(cfg, Path(cfg.runs_dir) / cfg.run_name / "checkpoints")
+
+
+def test_warmup_counts_epochs_of_batches_even_when_max_steps_ends_the_run(tiny_shapes, tmp_path):
+    overrides = [*tiny_overrides(tiny_shapes, tmp_path), "trainer.max_epochs=40"]
+    run = build(compose_train([*overrides, "+trainer.max_steps=4", "schedule.warmup_epochs=1"]))
+    run.trainer.fit(run.module, datamodule=run.datamodule)
+    scheduler = run.trainer.lr_scheduler_configs[0].scheduler
+    assert scheduler._milestones == [3]  # 24 images / batch 8 = 3 steps per epoch

@@ -196,3 +196,17 @@ def test_coco_subset_trains_and_the_checkpoint_evaluates_to_the_logged_map(tmp_p
         assert metrics[name] == pytest.approx(float(logged[f"val/{name}"]), abs=1e-4)
     detections = json.loads((run_dir / "eval" / "val" / "detections.json").read_text())
     assert {d["category_id"] for d in detections} <= set(range(1, 91))
+
+
+def test_multirun_sweep_gives_one_directory_per_job(tiny_shapes, tmp_path):
+    output = run_tool(
+        TRAIN_TOOL,
+        "-m",
+        "backbone=v2,v3_small",
+        *tiny_overrides(tiny_shapes, tmp_path),
+        "+trainer.fast_dev_run=1",
+    )
+    (sweep,) = (tmp_path / "multirun").iterdir()
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert jobs == ["0_v2_x0.25_96px", "1_v3_small_x0.25_96px"]
+    assert output.count("done: AP") == 2

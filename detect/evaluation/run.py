@@ -30,7 +30,7 @@ def run_eval(cfg: DictConfig) -> dict[str, float]:
     output_dir.mkdir(parents=True, exist_ok=True)
     evaluator.write(output_dir / "detections.json", output_dir / "metrics.json", metrics)
     print(
-        f"{len(dataset)} images, epoch {checkpoint.epoch}: AP {metrics['AP']:.4f}, "
-        f"AP50 {metrics['AP50']:.4f}; written to {output_dir}"
+        f"{len(dataset)} images, checkpoint at step {checkpoint.global_step}: "
+        f"AP {metrics['AP']:.4g}, AP50 {metrics['AP50']:.4g}; written to {output_dir}"
     )
     return metrics

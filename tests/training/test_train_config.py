@@ -84,3 +84,13 @@ def test_warmup_counts_epochs_of_batches_even_when_max_steps_ends_the_run(tiny_s
     run.trainer.fit(run.module, datamodule=run.datamodule)
     scheduler = run.trainer.lr_scheduler_configs[0].scheduler
     assert scheduler._milestones == [3]  # 24 images / batch 8 = 3 steps per epoch
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (trainer=gpu: AMP)")
+def test_gpu_trainer_with_mixed_precision_runs(tiny_shapes, tmp_path):
+    cfg = compose_train(
+        ["trainer=gpu", *tiny_overrides(tiny_shapes, tmp_path), "+trainer.fast_dev_run=1"]
+    )
+    assert cfg.trainer.precision == "16-mixed"
+    metrics = train(cfg)
+    assert metrics["val/images"] == 4

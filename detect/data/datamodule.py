@@ -33,10 +33,22 @@ def collate(samples: list[Sample | None]) -> tuple[list[Tensor], list[dict[str, 
     return images, targets
 
 
+def seed_transforms(dataset: Dataset, seed: int) -> None:
+    """Albumentations draws from its own generators, seeded from OS entropy unless told: seed
+    them so that a run's augmentations follow its seed."""
+    transforms = getattr(dataset, "transforms", None)
+    if hasattr(transforms, "set_random_seed"):
+        transforms.set_random_seed(seed)
+
+
 def init_worker(worker_id: int) -> None:
-    """Seed the worker (Lightning's scheme) and keep it to one thread: OpenCV's and torch's thread
-    pools in each worker otherwise fight the training process for the cores."""
+    """Seed the worker (Lightning's scheme, and its dataset's augmentations from the worker's
+    torch seed) and keep it to one thread: OpenCV's and torch's thread pools in each worker
+    otherwise fight the training process for the cores."""
     pl_worker_init_function(worker_id)
+    info = torch.utils.data.get_worker_info()
+    if info is not None:
+        seed_transforms(info.dataset, torch.initial_seed() % 2**32)
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
 
@@ -92,6 +104,12 @@ class DetectionDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        if self.num_workers == 0:  # augmentations run in this process
+            seed_transforms(self.train_dataset, self.seed)
+            # OpenCV's thread pool, once started, deadlocks DataLoader workers forked later
+            # from this process (e.g. a later loader with workers); keep it single-threaded
+            # as in the workers.
+            cv2.setNumThreads(1)
         return self._loader(self.train_dataset, self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

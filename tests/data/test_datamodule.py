@@ -2,8 +2,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from lightning.pytorch import seed_everything
 
+from detect.data.coco import CocoDetection
 from detect.data.datamodule import DetectionDataModule, collate
+from detect.data.transforms import build_transforms
 
 
 def test_batches_hold_variable_box_counts(coco_val_set):
@@ -38,3 +41,26 @@ def test_shuffling_is_seeded(coco_val_set):
 
     assert first_ids(1) == first_ids(1)
     assert first_ids(1) != first_ids(2)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_augmentations_follow_the_seed(coco_val_dir, workers):
+    """Albumentations' own generators are seeded too (in each worker, or in this process)."""
+    annotations = coco_val_dir.parent / "annotations" / "instances_val2017.json"
+
+    def first_batch(seed: int) -> list[torch.Tensor]:
+        augmented = CocoDetection(
+            coco_val_dir, annotations, transforms=build_transforms("ssdlite", 96)
+        )
+        module = DetectionDataModule(
+            augmented, augmented, batch_size=8, num_workers=workers, seed=seed
+        )
+        seed_everything(seed)
+        images, targets = next(iter(module.train_dataloader()))
+        return images + [t["boxes"] for t in targets]
+
+    first, again, other = first_batch(1), first_batch(1), first_batch(2)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(
+        a.shape == b.shape and torch.equal(a, b) for a, b in zip(first, other, strict=False)
+    )

@@ -30,6 +30,7 @@ class CocoEvaluator:
         self.categories = categories
         self.results: list[dict] = []
         self.image_ids: set[int] = set()
+        self.evaluation: COCOeval | None = None  # the last compute()'s, for per-category AP
 
     def reset(self) -> None:
         """Forget the detections collected so far (e.g. between validation epochs)."""
@@ -60,11 +61,31 @@ class CocoEvaluator:
             evaluation.evaluate()
             evaluation.accumulate()
             evaluation.summarize()
+        self.evaluation = evaluation
         summary = printed.getvalue()
         summary = summary[summary.index(" Average Precision") :]
         return dict(zip(METRICS, map(float, evaluation.stats), strict=True)), summary
+
+    def per_category(self) -> dict[str, tuple[float, float]]:
+        """(AP, AP50) per category name from the last :meth:`compute`, area "all", 100
+        detections (pycocotools' ``precision`` array: IoU × recall × category × area × dets);
+        NaN for a category without ground truth in the images seen."""
+        if self.evaluation is None:
+            raise RuntimeError("call compute() first")
+        precision = self.evaluation.eval["precision"][:, :, :, 0, -1]
+        table = {}
+        for index, name in enumerate(self.categories.names):
+            at_all, at_50 = precision[:, :, index], precision[0, :, index]
+            table[name] = (mean_valid(at_all), mean_valid(at_50))
+        return table
 
     def write(self, results_file: Path, metrics_file: Path, metrics: dict[str, float]) -> None:
         """Detections in COCO results format and the metrics, as json."""
         results_file.write_text(json.dumps(self.results))
         metrics_file.write_text(json.dumps(metrics, indent=2))
+
+
+def mean_valid(precision: np.ndarray) -> float:
+    """Mean over entries pycocotools computed (-1 marks "no ground truth")."""
+    valid = precision[precision > -1]
+    return float(valid.mean()) if valid.size else float("nan")

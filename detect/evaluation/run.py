@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from hydra.utils import instantiate
@@ -26,6 +27,13 @@ def run_eval(cfg: DictConfig) -> dict[str, float]:
     evaluator = evaluate(predictor, dataset, cfg.batch_size, cfg.num_workers)
     metrics, summary = evaluator.compute()
     print(summary)
+    if cfg.per_category:
+        table = evaluator.per_category()
+        print(format_per_category(table))
+        metrics["per_category"] = {
+            name: {"AP": finite_or_none(ap), "AP50": finite_or_none(ap50)}
+            for name, (ap, ap50) in table.items()
+        }
     output_dir = Path(cfg.output_dir or Path(cfg.ckpt).resolve().parent.parent / "eval" / cfg.split)
     output_dir.mkdir(parents=True, exist_ok=True)
     evaluator.write(output_dir / "detections.json", output_dir / "metrics.json", metrics)
@@ -34,3 +42,16 @@ def run_eval(cfg: DictConfig) -> dict[str, float]:
         f"AP {metrics['AP']:.4g}, AP50 {metrics['AP50']:.4g}; written to {output_dir}"
     )
     return metrics
+
+
+def format_per_category(table: dict[str, tuple[float, float]]) -> str:
+    """A markdown table, best AP first (categories absent from the set last)."""
+    rows = sorted(table.items(), key=lambda item: (math.isnan(item[1][0]), -item[1][0]))
+    lines = ["| category | AP | AP50 |", "|---|---|---|"]
+    lines += [f"| {name} | {ap:.3f} | {ap50:.3f} |" for name, (ap, ap50) in rows]
+    return "\n".join(lines)
+
+
+def finite_or_none(value: float) -> float | None:
+    """json has no NaN: a category without ground truth gets null."""
+    return None if math.isnan(value) else value

@@ -83,7 +83,7 @@ class DetectionModule(L.LightningModule):
             where = f"step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
             if self.on_nonfinite_loss == "stop":
                 raise NonFiniteLossError(
-                    f"non-finite loss ({float(loss)}) at {where}: lower the learning rate or "
+                    f"non-finite loss ({loss.item()}) at {where}: lower the learning rate or "
                     "enable gradient clipping; on_nonfinite_loss=skip skips such batches instead"
                 )
             self.skipped_batches += 1

@@ -1,0 +1,232 @@
+"""Inference latency of a detector, split into preprocess / network / postprocess.
+
+Both pipelines start from what an image decoder gives — ``(3, H, W)`` uint8 tensors, already on
+the device (moved there once, before timing) — and each stage is timed with ``perf_counter``:
+
+* ours (:func:`measure_detector`): ``preprocess(images, model.size)`` (uint8 → float [0, 1],
+  normalise, resize, stack) → ``model(batch.images)`` → ``model.postprocess(outputs,
+  batch.original_sizes)`` (decode, per-class top-k, NMS, scale to the original pixels);
+* torchvision's SSD (:func:`measure_torchvision`): its eval ``forward`` cut at the same places:
+  the uint8 → float [0, 1] conversion (which torchvision leaves to the caller, so it is timed
+  here, as ours is inside ``preprocess``) and ``transform`` (normalise, resize, batch) →
+  ``backbone`` + ``head`` → ``anchor_generator`` + ``postprocess_detections`` +
+  ``transform.postprocess``. torchvision makes its anchors on every call, ours once at build
+  time, so that cost is theirs.
+
+On CUDA the device is synchronised before the first stage and after each one, so a stage's
+time is its own work, not queued work of the previous one. Every run is preceded by ``warmup``
+untimed runs; ``total`` is each run's sum of its three stages, summarised over runs (so its
+median is not the sum of the stages' medians). All work is in eval mode under
+``torch.inference_mode()``; :func:`threads` fixes torch's intra-op threads for a block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from detect.models import SSDLite, preprocess
+
+Detections = list[dict[str, Tensor]]
+StageTimes = tuple[float, float, float]  # seconds: preprocess, network, postprocess
+Runner = Callable[[], tuple[StageTimes, Detections]]  # one timed pass over the batch
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Milliseconds over the timed runs: median, 90th percentile (linear interpolation) and min."""
+
+    median: float
+    p90: float
+    min: float
+
+    @classmethod
+    def from_samples(cls, seconds: Sequence[float]) -> Stats:
+        if not seconds:
+            raise ValueError("no timed runs: runs must be at least 1")
+        ordered = sorted(1000.0 * s for s in seconds)
+        return cls(_quantile(ordered, 0.5), _quantile(ordered, 0.9), ordered[0])
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """The q-quantile of sorted values, interpolating linearly between ranks (numpy's default)."""
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass
+class Latency:
+    """Per-stage statistics; ``total`` is over each run's sum of the three stages."""
+
+    preprocess: Stats
+    network: Stats
+    postprocess: Stats
+    total: Stats
+
+    @classmethod
+    def from_runs(cls, runs: Sequence[StageTimes]) -> Latency:
+        if not runs:
+            raise ValueError("no timed runs: runs must be at least 1")
+        pre, net, post = zip(*runs, strict=True)
+        return cls(
+            Stats.from_samples(pre),
+            Stats.from_samples(net),
+            Stats.from_samples(post),
+            Stats.from_samples([sum(run) for run in runs]),
+        )
+
+    def to_dict(self) -> dict[str, dict[str, float]]:
+        return asdict(self)
+
+
+@contextlib.contextmanager
+def threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``count`` intra-op threads (``None``: leave as is), then restore."""
+    previous = torch.get_num_threads()
+    if count is not None:
+        if count < 1:
+            raise ValueError(f"threads must be at least 1, got {count}")
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _on_device(images: Sequence[Tensor], device: torch.device) -> list[Tensor]:
+    if not images:
+        raise ValueError("no images to time")
+    return [image.to(device) for image in images]
+
+
+def detector_runner(model: SSDLite, images: Sequence[Tensor], device: str = "cpu") -> Runner:
+    """One timed pass of our detector over ``images`` (uint8 (3, H, W); see the module doc).
+
+    The model is moved to ``device`` and put in eval mode; the images are copied there now.
+    """
+    dev = torch.device(device)
+    model.to(dev).eval()
+    batch_images = _on_device(images, dev)
+
+    def run() -> tuple[StageTimes, Detections]:
+        with torch.inference_mode():
+            _sync(dev)
+            start = time.perf_counter()
+            batch = preprocess(batch_images, model.size)
+            _sync(dev)
+            preprocessed = time.perf_counter()
+            outputs = model(batch.images)
+            _sync(dev)
+            networked = time.perf_counter()
+            detections = model.postprocess(outputs, batch.original_sizes)
+            _sync(dev)
+            end = time.perf_counter()
+        return (preprocessed - start, networked - preprocessed, end - networked), detections
+
+    return run
+
+
+def torchvision_stages(tv_model: nn.Module, images: Sequence[Tensor]) -> Detections:
+    """torchvision's SSD eval ``forward`` on float [0, 1] images, written out stage by stage
+    (ssd.py ``SSD.forward``, eval branch); gives exactly ``tv_model(images)``'s detections."""
+    images = list(images)
+    return _torchvision_pass(tv_model, images, images[0].device, convert=False)[1]
+
+
+def _torchvision_pass(
+    tv: Any, images: list[Tensor], dev: torch.device, convert: bool
+) -> tuple[StageTimes, Detections]:
+    with torch.inference_mode():
+        _sync(dev)
+        start = time.perf_counter()
+        if convert:
+            images = [image.float() / 255.0 for image in images]
+        original_sizes = [(int(image.shape[-2]), int(image.shape[-1])) for image in images]
+        image_list, _ = tv.transform(images, None)
+        _sync(dev)
+        preprocessed = time.perf_counter()
+        features = tv.backbone(image_list.tensors)
+        if isinstance(features, Tensor):
+            features = OrderedDict([("0", features)])
+        features = list(features.values())
+        head_outputs = tv.head(features)
+        _sync(dev)
+        networked = time.perf_counter()
+        anchors = tv.anchor_generator(image_list, features)
+        detections = tv.postprocess_detections(head_outputs, anchors, image_list.image_sizes)
+        detections = tv.transform.postprocess(detections, image_list.image_sizes, original_sizes)
+        _sync(dev)
+        end = time.perf_counter()
+    return (preprocessed - start, networked - preprocessed, end - networked), detections
+
+
+def torchvision_runner(
+    tv_model: nn.Module, images: Sequence[Tensor], device: str = "cpu"
+) -> Runner:
+    """One timed pass of torchvision's SSD over uint8 ``images``; the conversion to float
+    [0, 1] is timed in its preprocess stage (ours does it inside ``preprocess``)."""
+    dev = torch.device(device)
+    tv_model.to(dev).eval()
+    batch_images = _on_device(images, dev)
+    return lambda: _torchvision_pass(tv_model, batch_images, dev, convert=True)
+
+
+def measure_runners(
+    runners: Mapping[str, Runner], *, warmup: int = 10, runs: int = 50
+) -> dict[str, Latency]:
+    """Time several pipelines interleaved: in every round each runs once, the order reversed on
+    odd rounds, so a burst of other load on a shared machine falls on all of them alike."""
+    if warmup < 0 or runs < 1:
+        raise ValueError(f"warmup must be ≥ 0 and runs ≥ 1, got warmup={warmup}, runs={runs}")
+    names = list(runners)
+    samples: dict[str, list[StageTimes]] = {name: [] for name in names}
+    for index in range(warmup + runs):
+        order = names if index % 2 == 0 else names[::-1]
+        for name in order:
+            times, _ = runners[name]()
+            if index >= warmup:
+                samples[name].append(times)
+    return {name: Latency.from_runs(samples[name]) for name in names}
+
+
+def measure_detector(
+    model: SSDLite,
+    images: list[Tensor],
+    *,
+    warmup: int = 10,
+    runs: int = 50,
+    device: str = "cpu",
+) -> Latency:
+    """Our detector's latency on the batch ``images`` (uint8 (3, H, W), any sizes)."""
+    return measure_runners(
+        {"ours": detector_runner(model, images, device)}, warmup=warmup, runs=runs
+    )["ours"]
+
+
+def measure_torchvision(
+    tv_model: nn.Module,
+    images: list[Tensor],
+    *,
+    warmup: int = 10,
+    runs: int = 50,
+    device: str = "cpu",
+) -> Latency:
+    """torchvision SSD's latency on the same uint8 batch, split as ours (see the module doc)."""
+    return measure_runners(
+        {"torchvision": torchvision_runner(tv_model, images, device)}, warmup=warmup, runs=runs
+    )["torchvision"]

@@ -24,6 +24,11 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)
+
+# OpenCV's thread pool, once started in a process, deadlocks DataLoader workers forked from it
+# later (e.g. images decoded here, then an evaluation loader with workers). Images are small
+# work items and parallelism comes from the workers, so OpenCV stays single-threaded.
+cv2.setNumThreads(1)
 BadSamplePolicy = Literal["skip", "raise"]
 
 

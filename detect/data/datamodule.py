@@ -106,10 +106,6 @@ class DetectionDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.num_workers == 0:  # augmentations run in this process
             seed_transforms(self.train_dataset, self.seed)
-            # OpenCV's thread pool, once started, deadlocks DataLoader workers forked later
-            # from this process (e.g. a later loader with workers); keep it single-threaded
-            # as in the workers.
-            cv2.setNumThreads(1)
         return self._loader(self.train_dataset, self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

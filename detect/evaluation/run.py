@@ -8,21 +8,31 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from detect.data.coco import CocoDetection
 from detect.evaluation.evaluate import check_categories, evaluate
 from detect.inference.predictor import Predictor
-from detect.training.checkpoint import load_checkpoint
+from detect.training.checkpoint import Checkpoint, load_checkpoint
+
+
+def checkpoint_dataset(
+    checkpoint: Checkpoint, data: DictConfig | None, split: str, source: str
+) -> CocoDetection:
+    """The ``split`` of ``data`` (default: the set the checkpoint was trained on), checked to
+    hold the checkpoint's categories."""
+    data = data or OmegaConf.create(checkpoint.run_config.get("data"))
+    if not data:
+        raise ValueError(f"{source} records no dataset: choose one with data=<name>")
+    if split not in data:
+        raise KeyError(f"the data config has no split {split!r}; choose split=train or val")
+    dataset = instantiate(data[split])
+    check_categories(dataset, checkpoint.categories, f"checkpoint {source}")
+    return dataset
 
 
 def run_eval(cfg: DictConfig) -> dict[str, float]:
     """Print pycocotools' summary; write ``detections.json`` and ``metrics.json``."""
     checkpoint = load_checkpoint(cfg.ckpt)
-    data = cfg.get("data") or OmegaConf.create(checkpoint.run_config.get("data"))
-    if not data:
-        raise ValueError(f"{cfg.ckpt} records no dataset: choose one with data=<name>")
-    if cfg.split not in data:
-        raise KeyError(f"the data config has no split {cfg.split!r}; choose split=train or val")
-    dataset = instantiate(data[cfg.split])
-    check_categories(dataset, checkpoint.categories, f"checkpoint {cfg.ckpt}")
+    dataset = checkpoint_dataset(checkpoint, cfg.get("data"), cfg.split, cfg.ckpt)
     predictor = Predictor(checkpoint.model, cfg.device)
     evaluator = evaluate(predictor, dataset, cfg.batch_size, cfg.num_workers)
     metrics, summary = evaluator.compute()

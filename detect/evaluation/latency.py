@@ -23,13 +23,13 @@ median is not the sum of the stages' medians). All work is in eval mode under
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -52,16 +52,8 @@ class Stats:
     def from_samples(cls, seconds: Sequence[float]) -> Stats:
         if not seconds:
             raise ValueError("no timed runs: runs must be at least 1")
-        ordered = sorted(1000.0 * s for s in seconds)
-        return cls(_quantile(ordered, 0.5), _quantile(ordered, 0.9), ordered[0])
-
-
-def _quantile(ordered: Sequence[float], q: float) -> float:
-    """The q-quantile of sorted values, interpolating linearly between ranks (numpy's default)."""
-    position = q * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+        median, p90 = np.percentile(1000.0 * np.asarray(seconds), [50, 90])
+        return cls(float(median), float(p90), 1000.0 * min(seconds))
 
 
 @dataclass

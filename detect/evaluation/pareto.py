@@ -40,13 +40,16 @@ class ModelPoint:
 
 
 def find_checkpoints(entries: Sequence[str]) -> list[Path]:
-    """Files, run directories (their best checkpoint, else ``last.ckpt``) and glob patterns."""
+    """Files, run directories (their best checkpoint, else ``last.ckpt``) and glob patterns
+    (whose matches are run directories and ``.ckpt`` files; e.g. a sweep's ``multirun.yaml``
+    is skipped)."""
     found: list[Path] = []
     for entry in entries:
         matches = sorted(glob.glob(str(entry))) or [str(entry)]
         for match in map(Path, matches):
             if match.is_file():
-                found.append(match)
+                if str(match) == str(entry) or match.suffix == ".ckpt":  # a glob skips others
+                    found.append(match)
             elif match.is_dir():
                 found.append(run_checkpoint(match))
             else:

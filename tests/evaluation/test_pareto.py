@@ -37,6 +37,7 @@ def test_checkpoints_are_found_from_files_run_dirs_and_globs(tmp_path):
         (tmp_path / run / "checkpoints").mkdir(parents=True)
         for name in names:
             (tmp_path / run / "checkpoints" / name).write_bytes(b"")
+    (tmp_path / "multirun.yaml").write_text("a sweep's record, not a run")
     found = find_checkpoints([str(tmp_path / "*")])
     assert [p.relative_to(tmp_path).as_posix() for p in found] == [
         "a/checkpoints/best-epoch001.ckpt",

@@ -104,8 +104,9 @@ class DetectionDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        if self.num_workers == 0:  # augmentations run in this process
-            seed_transforms(self.train_dataset, self.seed)
+        if self.num_workers == 0:  # augmentations run in this process: one stream per rank
+            rank = self.trainer.global_rank if self.trainer is not None else 0
+            seed_transforms(self.train_dataset, self.seed + rank)
         return self._loader(self.train_dataset, self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

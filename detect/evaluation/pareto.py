@@ -16,6 +16,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure  # the object API: no display or backend state needed
 
+from detect.evaluation.bench import backbone_options
 from detect.evaluation.cost import counted_cost
 from detect.evaluation.evaluate import evaluate
 from detect.evaluation.latency import measure_detector, threads
@@ -97,10 +98,14 @@ def checkpoint_point(
 def config_point(
     backbone: str, width: float, size: int, images: list, warmup: int, runs: int
 ) -> ModelPoint:
-    """An untrained configuration (91 COCO classes): the cost side only."""
-    options = {"reduced_tail": True} if backbone.startswith("v3") else {}
+    """An untrained configuration (91 COCO classes, V3 with the reduced tail as torchvision's
+    SSDLite): the cost side only. Its tied scores make postprocess a worst case, so its
+    latency is an upper bound next to a trained model's."""
+    options = backbone_options(backbone, reduced_tail=True)
     model = ssdlite(backbone, width, num_classes=91, size=size, **options)
-    return timed_point(model, model_name(model, backbone, width), images, warmup, runs)
+    tail = " reduced" if options.get("reduced_tail") else ""
+    name = f"{model_name(model, backbone, width)}{tail} (untrained, 91 classes)"
+    return timed_point(model, name, images, warmup, runs)
 
 
 def pareto_front(points: Sequence[ModelPoint], metric: str = "ap") -> list[bool]:
@@ -219,7 +224,7 @@ def pareto_report(
         points = [checkpoint_point(path, images, warmup, runs) for path in checkpoints]
         points += [config_point(*config, images, warmup, runs) for config in configs]
     if not points:
-        raise ValueError("nothing to measure: give runs=[…] (checkpoints) and/or configs=[…]")
+        raise ValueError("nothing to measure: give runs=[…] (checkpoints) and/or backbones=[…]")
     front = pareto_front(points)
     markdown = write_tables(points, front, output)
     plot(points, front, output / "pareto.png", title)

@@ -8,7 +8,7 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from detect.data.coco import CocoDetection
+from detect.data.coco import CocoDetection, DatasetError
 from detect.evaluation.evaluate import check_categories, evaluate
 from detect.inference.predictor import Predictor
 from detect.training.checkpoint import Checkpoint, load_checkpoint
@@ -21,9 +21,9 @@ def checkpoint_dataset(
     hold the checkpoint's categories."""
     data = data or OmegaConf.create(checkpoint.run_config.get("data"))
     if not data:
-        raise ValueError(f"{source} records no dataset: choose one with data=<name>")
+        raise DatasetError(f"{source} records no dataset: choose one with data=<name>")
     if split not in data:
-        raise KeyError(f"the data config has no split {split!r}; choose split=train or val")
+        raise DatasetError(f"the data config has no split {split!r}; choose split=train or val")
     dataset = instantiate(data[split])
     check_categories(dataset, checkpoint.categories, f"checkpoint {source}")
     return dataset
@@ -44,7 +44,7 @@ def run_eval(cfg: DictConfig) -> dict[str, float]:
             name: {"AP": finite_or_none(ap), "AP50": finite_or_none(ap50)}
             for name, (ap, ap50) in table.items()
         }
-    output_dir = Path(cfg.output_dir or Path(cfg.ckpt).resolve().parent.parent / "eval" / cfg.split)
+    output_dir = Path(cfg.output_dir or default_output_dir(Path(cfg.ckpt), cfg.split))
     output_dir.mkdir(parents=True, exist_ok=True)
     evaluator.write(output_dir / "detections.json", output_dir / "metrics.json", metrics)
     print(
@@ -65,3 +65,10 @@ def format_per_category(table: dict[str, tuple[float, float]]) -> str:
 def finite_or_none(value: float) -> float | None:
     """json has no NaN: a category without ground truth gets null."""
     return None if math.isnan(value) else value
+
+
+def default_output_dir(checkpoint: Path, split: str) -> Path:
+    """``<run>/eval/<split>`` for a checkpoint in a run's ``checkpoints/``, else beside it."""
+    folder = checkpoint.resolve().parent
+    run = folder.parent if folder.name == "checkpoints" else folder
+    return run / "eval" / split

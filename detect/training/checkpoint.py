@@ -62,7 +62,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=False)
+        raw = torch.load(path, map_location="cpu", weights_only=True)  # no code runs on load
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as error:
         raise CheckpointError(f"{path} is not a PyTorch checkpoint ({error})") from None
     if not isinstance(raw, dict) or CHECKPOINT_KEY not in raw or "state_dict" not in raw:
@@ -77,6 +77,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """Rebuild the detector from the checkpoint alone and load its (EMA) weights."""
     raw = read_checkpoint(path)
     meta = raw[CHECKPOINT_KEY]
+    if meta.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{path} is a detect checkpoint of format {meta.get('version')}; this version reads "
+            f"format {CHECKPOINT_VERSION}"
+        )
     categories = CategoryMap(tuple(meta["categories"]["ids"]), tuple(meta["categories"]["names"]))
     model = build_detector(meta["model"], categories.num_classes)
     weights = {
@@ -84,12 +89,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         for key, value in raw["state_dict"].items()
         if key.startswith(MODEL_PREFIX)
     }
-    missing, unexpected = model.load_state_dict(weights, strict=False)
-    if missing or unexpected:
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:
         raise CheckpointError(
-            f"{path}: weights do not fit the model its config describes "
-            f"(missing {missing[:3]}…, unexpected {unexpected[:3]}…)"
-        )
+            f"{path}: weights do not fit the model its config describes: {error}"
+        ) from None
     return Checkpoint(
         model.to(map_location).eval(),
         categories,

@@ -19,13 +19,15 @@ class EMA(WeightAveraging):
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
         self.decay, self.warmup_updates = decay, warmup_updates
-        super().__init__(use_buffers=True, avg_fn=self.average)
+        super().__init__(use_buffers=True, multi_avg_fn=self.average)
 
     def decay_at(self, updates: int) -> float:
         return self.decay * (1.0 - math.exp(-updates / max(self.warmup_updates, 1e-8)))
 
-    def average(self, averaged: Tensor, current: Tensor, num_averaged: Tensor) -> Tensor:
-        decay = self.decay_at(int(num_averaged))
-        if not averaged.is_floating_point():  # e.g. BN's num_batches_tracked
-            return current.clone()
-        return torch.lerp(current, averaged, decay)
+    def average(self, averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
+        """In place, once per device and dtype group (torch's foreach kernels, one host sync per
+        step); integer buffers (BN's ``num_batches_tracked``) follow the model."""
+        if not averaged[0].is_floating_point():
+            torch._foreach_copy_(averaged, current)
+            return
+        torch._foreach_lerp_(averaged, current, 1.0 - self.decay_at(int(num_averaged)))

@@ -16,7 +16,7 @@ from torch.optim import Optimizer
 from detect.data.coco import CategoryMap
 from detect.evaluation.coco_eval import METRICS, CocoEvaluator
 from detect.models import preprocess
-from detect.training.checkpoint import CHECKPOINT_KEY, CHECKPOINT_VERSION
+from detect.training.checkpoint import CHECKPOINT_KEY, CHECKPOINT_VERSION, CheckpointError
 from detect.training.factory import build_detector
 from detect.training.optim import ScheduleConfig, parameter_groups, warmup_cosine
 
@@ -56,6 +56,8 @@ class DetectionModule(L.LightningModule):
         self.on_nonfinite_loss = on_nonfinite_loss
         self.run_config = dict(run_config or {})
         self.skipped_batches = 0
+        self.total_steps: int | None = None  # of the schedule, set in configure_optimizers
+        self.resumed_total_steps: int | None = None
         self.evaluator: CocoEvaluator | None = None
         self.val_detections: Detections = []
 
@@ -121,7 +123,7 @@ class DetectionModule(L.LightningModule):
                 self.evaluator.update([image_id], [found])
             metrics, summary = self.evaluator.compute()
             metrics["images"] = float(len(unique))
-            log.info("epoch %d validation (EMA weights):\n%s", self.current_epoch, summary)
+            log.info("epoch %d validation:\n%s", self.current_epoch, summary)
         metrics = self.trainer.strategy.broadcast(metrics, src=0)
         self.log_dict({f"val/{name}": metrics[name] for name in (*METRICS, "images")})
         self.val_detections = []
@@ -136,6 +138,7 @@ class DetectionModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = self.optimizer_factory(parameter_groups(self.model))
         total = int(self.trainer.estimated_stepping_batches)  # also sizes the train loader
+        self.total_steps = total
         accumulate = self.trainer.accumulate_grad_batches
         per_epoch = max(math.ceil(self.trainer.num_training_batches / accumulate), 1)
         scheduler = warmup_cosine(optimizer, self.schedule, total, per_epoch)
@@ -155,7 +158,20 @@ class DetectionModule(L.LightningModule):
             },
             "run_config": self.run_config,
             "skipped_batches": self.skipped_batches,
+            "total_steps": self.total_steps,
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.skipped_batches = checkpoint.get(CHECKPOINT_KEY, {}).get("skipped_batches", 0)
+        meta = checkpoint.get(CHECKPOINT_KEY, {})
+        self.skipped_batches = meta.get("skipped_batches", 0)
+        self.resumed_total_steps = meta.get("total_steps")
+
+    def on_train_start(self) -> None:
+        """A resumed schedule must be the one it was saved with: the restored cosine keeps its
+        length, and past its end it would climb back up."""
+        if self.resumed_total_steps not in (None, self.total_steps):
+            raise CheckpointError(
+                f"the checkpoint's schedule has {self.resumed_total_steps} steps, this config "
+                f"gives {self.total_steps}: resume with the same trainer.max_epochs and "
+                "loader.batch_size (or start a new run)"
+            )

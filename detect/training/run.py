@@ -11,6 +11,7 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -20,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from detect.data.coco import DatasetError
 from detect.data.datamodule import DetectionDataModule
 from detect.data.transforms import build_transforms
+from detect.training.callbacks import LastCheckpoint, ValidateLastEpoch
 from detect.training.checkpoint import AtomicCheckpointIO, read_checkpoint
 from detect.training.ema import EMA
 from detect.training.module import DetectionModule
@@ -60,6 +62,17 @@ def resume_checkpoint(cfg: DictConfig, checkpoint_dir: Path) -> str | None:
     return str(last)
 
 
+def check_not_a_ddp_sweep(cfg: DictConfig) -> None:
+    """Lightning's DDP launcher re-runs the command line, so under ``-m`` every process would
+    restart the whole sweep."""
+    sweeping = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    if sweeping and cfg.trainer.get("strategy") == "ddp" and cfg.trainer.devices != 1:
+        raise ValueError(
+            "a sweep (-m) with trainer=ddp is not supported: run one job per command, or start "
+            "the processes with torchrun/srun (see README)"
+        )
+
+
 def datasets(cfg: DictConfig) -> DetectionDataModule:
     """Train set with the augmentation preset ending at the model's size; val set untouched
     (the model resizes it, and detections come back in original pixels for COCO eval)."""
@@ -74,25 +87,22 @@ def datasets(cfg: DictConfig) -> DetectionDataModule:
 
 
 def callbacks(cfg: DictConfig, checkpoint_dir: Path) -> list[Callback]:
-    """Best-by-mAP and mid-epoch last checkpoints, LR monitor, and EMA when enabled."""
+    """Best-by-mAP checkpoint, an always-fresh last.ckpt, a final validation, LR monitor, and
+    EMA when enabled (after LastCheckpoint: see there)."""
     best = ModelCheckpoint(
         dirpath=checkpoint_dir,
         filename="best-epoch{epoch:03d}",
         monitor=cfg.checkpoint.monitor,
         mode="max",
         save_top_k=1,
-        save_last=True,
         auto_insert_metric_name=False,
-        enable_version_counter=False,
     )
-    periodic = ModelCheckpoint(
-        dirpath=checkpoint_dir,
-        every_n_train_steps=cfg.checkpoint.every_n_train_steps,
-        save_top_k=0,
-        save_last=True,
-        enable_version_counter=False,  # both callbacks refresh the one last.ckpt
-    )
-    chosen: list[Callback] = [best, periodic, LearningRateMonitor(logging_interval="step")]
+    chosen: list[Callback] = [
+        best,
+        LastCheckpoint(checkpoint_dir / LAST, cfg.checkpoint.every_n_train_steps),
+        ValidateLastEpoch(),
+        LearningRateMonitor(logging_interval="step"),
+    ]
     if cfg.ema.enabled:
         chosen.append(EMA(cfg.ema.decay, cfg.ema.warmup_updates))
     return chosen
@@ -114,6 +124,8 @@ def build(cfg: DictConfig) -> TrainingRun:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True)
+    check_not_a_ddp_sweep(cfg)
+    cfg.data.root = str(Path(cfg.data.root).absolute())  # checkpoints work from any directory
     run_dir = run_directory(cfg)
     checkpoint_dir = run_dir / "checkpoints"
     ckpt_path = resume_checkpoint(cfg, checkpoint_dir)

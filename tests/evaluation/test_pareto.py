@@ -61,14 +61,18 @@ def test_report_writes_table_csv_and_plot_with_measured_map(tmp_path):
     points, markdown = pareto_report(
         checkpoints, [("v1", 0.25, 96)], images, tmp_path / "out", warmup=0, runs=2
     )
-    assert [p.name for p in points] == ["v3_small ×0.25 96px", "v2 ×0.25 96px", "v1 ×0.25 96px"]
+    assert [p.name for p in points] == [
+        "v3_small ×0.25 96px",
+        "v2 ×0.25 96px",
+        "v1 ×0.25 96px (untrained, 91 classes)",
+    ]
     for checkpoint_file, measured in zip(checkpoints, points, strict=False):
         checkpoint = load_checkpoint(checkpoint_file)
         dataset = checkpoint_dataset(checkpoint, None, "val", str(checkpoint_file))
         metrics, _ = evaluate(Predictor(checkpoint.model), dataset, progress=False).compute()
         assert measured.ap == metrics["AP"] and measured.ap50 == metrics["AP50"]
         assert measured.latency_ms > 0 and measured.madds > 0
-    assert points[2].ap is None and "| v1 ×0.25 96px |" in markdown
+    assert points[2].ap is None and "| v1 ×0.25 96px (untrained, 91 classes) |" in markdown
     with open(tmp_path / "out" / "pareto.csv") as file:
         rows = list(csv.DictReader(file))
     assert [row["model"] for row in rows] == [p.name for p in points]

@@ -54,9 +54,11 @@ def test_ema_decay_ramps_up_and_averages():
     assert ema.decay_at(0) == 0.0
     assert ema.decay_at(10) == pytest.approx(0.99 * (1 - math.exp(-1)))
     assert ema.decay_at(10_000) == pytest.approx(0.99)
-    averaged = ema.average(torch.ones(3), torch.zeros(3), torch.tensor(10_000))
-    torch.testing.assert_close(averaged, torch.full((3,), 0.99))
-    counter = ema.average(torch.tensor(5), torch.tensor(9), torch.tensor(3))
-    assert int(counter) == 9  # integer buffers (BN's num_batches_tracked) follow the model
+    averaged = [torch.ones(3), torch.full((2,), 2.0)]
+    ema.average(averaged, [torch.zeros(3), torch.zeros(2)], torch.tensor(10_000))
+    torch.testing.assert_close(averaged, [torch.full((3,), 0.99), torch.full((2,), 1.98)])
+    counters = [torch.tensor(5)]
+    ema.average(counters, [torch.tensor(9)], torch.tensor(3))
+    assert int(counters[0]) == 9  # integer buffers (BN's num_batches_tracked) follow the model
     with pytest.raises(ValueError, match="decay"):
         EMA(decay=1.0)

@@ -17,9 +17,9 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from training_helpers import EVAL_TOOL, PROJECT, TRAIN_TOOL, compose_train, tiny_overrides
 
-from detect.training.checkpoint import load_checkpoint, read_checkpoint
+from detect.training.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from detect.training.module import NonFiniteLossError
-from detect.training.run import build, train
+from detect.training.run import build
 
 SHARED = PROJECT.parent / "shared" / "data" / "coco_subset"
 ENV = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "PYTHONUNBUFFERED": "1"}
@@ -43,6 +43,13 @@ def validation_rows(run_dir: Path, version: int = 0) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(file) if row.get("val/AP")]
 
 
+class StopAfterFirstEpoch(Callback):
+    """Ends a fit after its first epoch, as an interruption would."""
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        trainer.should_stop = True
+
+
 class RecordStart(Callback):
     """Remembers the step and optimizer state the fit starts from."""
 
@@ -53,7 +60,9 @@ class RecordStart(Callback):
 
 def test_resume_restores_step_optimizer_and_ema(tiny_shapes, tmp_path):
     overrides = [*tiny_overrides(tiny_shapes, tmp_path), "run_name=r"]
-    train(compose_train([*overrides, "trainer.max_epochs=1"]))
+    first = build(compose_train(overrides))
+    first.trainer.callbacks.append(StopAfterFirstEpoch())
+    first.trainer.fit(first.module, datamodule=first.datamodule)
     saved = read_checkpoint(tmp_path / "r" / "checkpoints" / "last.ckpt")
     run = build(compose_train([*overrides, "resume=true"]))
     start = RecordStart()
@@ -69,6 +78,9 @@ def test_resume_restores_step_optimizer_and_ema(tiny_shapes, tmp_path):
     assert run.trainer.global_step == 6
     final = read_checkpoint(tmp_path / "r" / "checkpoints" / "last.ckpt")
     assert final["global_step"] == 6 and final["averaging_state"]["n_averaged"] == 6
+    other = build(compose_train([*overrides, "resume=true", "trainer.max_epochs=3"]))
+    with pytest.raises(CheckpointError, match="schedule has 6 steps, this config gives 9"):
+        other.trainer.fit(other.module, datamodule=other.datamodule, ckpt_path=other.ckpt_path)
     mid_run = read_checkpoint(next((tmp_path / "r" / "checkpoints").glob("best-*.ckpt")))
     ema, raw = mid_run["state_dict"], mid_run["current_model_state"]
     assert ema.keys() == raw.keys()  # the saved weights are the EMA's, the raw ones ride along

@@ -1,0 +1,47 @@
+"""Callbacks that keep a run's end state safe: a fresh ``last.ckpt`` and a final validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+
+class LastCheckpoint(Callback):
+    """``last.ckpt`` after every ``every_n_train_steps`` steps (mid-epoch too), after every
+    validation and at the end of training — always the newest state, whatever the monitored
+    metric did. (Lightning's ``save_last`` refreshes it only when that callback saves.)
+
+    Place it before the EMA callback: at the end of training the EMA copies its average into the
+    raw weights, and the raw ones must be saved first."""
+
+    def __init__(self, path: Path, every_n_train_steps: int) -> None:
+        self.path = Path(path)
+        self.every_n_train_steps = every_n_train_steps
+        self.saved_step = -1
+
+    def save(self, trainer: L.Trainer) -> None:
+        if trainer.global_step != self.saved_step:
+            trainer.save_checkpoint(self.path)
+            self.saved_step = trainer.global_step
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:
+        if self.every_n_train_steps and trainer.global_step % self.every_n_train_steps == 0:
+            self.save(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking and trainer.state.fn == "fit":
+            self.save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.save(trainer)
+
+
+class ValidateLastEpoch(Callback):
+    """Validate after the last epoch even when ``check_val_every_n_epoch`` does not divide
+    ``max_epochs``, so the final weights are always scored (and can become the best)."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.max_epochs and trainer.current_epoch == trainer.max_epochs - 1:
+            trainer.check_val_every_n_epoch = 1

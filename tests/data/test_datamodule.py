@@ -25,9 +25,9 @@ def test_unreadable_samples_are_dropped_from_the_batch(coco_val_set):
 
 def test_global_batch_is_split_over_ranks(coco_val_set):
     module = DetectionDataModule(coco_val_set, coco_val_set, batch_size=8, num_workers=0)
-    module.trainer = SimpleNamespace(world_size=2)
+    module.trainer = SimpleNamespace(world_size=2, global_rank=0)
     assert module.train_dataloader().batch_size == 4
-    module.trainer = SimpleNamespace(world_size=3)
+    module.trainer = SimpleNamespace(world_size=3, global_rank=0)
     with pytest.raises(ValueError, match="does not divide over 3 processes"):
         module.train_dataloader()
 

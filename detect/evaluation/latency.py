@@ -6,7 +6,7 @@ the device (moved there once, before timing) — and each stage is timed with ``
 * ours (:func:`measure_detector`): ``preprocess(images, model.size)`` (uint8 → float [0, 1],
   normalise, resize, stack) → ``model(batch.images)`` → ``model.postprocess(outputs,
   batch.original_sizes)`` (decode, per-class top-k, NMS, scale to the original pixels);
-* torchvision's SSD (:func:`measure_torchvision`): its eval ``forward`` cut at the same places:
+* torchvision's SSD (:func:`torchvision_runner`): its eval ``forward`` cut at the same places:
   the uint8 → float [0, 1] conversion (which torchvision leaves to the caller, so it is timed
   here, as ours is inside ``preprocess``) and ``transform`` (normalise, resize, batch) →
   ``backbone`` + ``head`` → ``anchor_generator`` + ``postprocess_detections`` +
@@ -208,17 +208,3 @@ def measure_detector(
     return measure_runners(
         {"ours": detector_runner(model, images, device)}, warmup=warmup, runs=runs
     )["ours"]
-
-
-def measure_torchvision(
-    tv_model: nn.Module,
-    images: list[Tensor],
-    *,
-    warmup: int = 10,
-    runs: int = 50,
-    device: str = "cpu",
-) -> Latency:
-    """torchvision SSD's latency on the same uint8 batch, split as ours (see the module doc)."""
-    return measure_runners(
-        {"torchvision": torchvision_runner(tv_model, images, device)}, warmup=warmup, runs=runs
-    )["torchvision"]

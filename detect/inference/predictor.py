@@ -10,6 +10,14 @@ from torch import Tensor
 from detect.models import SSDLite, preprocess
 
 
+def detect(model: SSDLite, images: Sequence[Tensor]) -> list[dict[str, Tensor]]:
+    """(C, H, W) uint8 or [0, 1] float images of any sizes, on the model's device → per image
+    ``boxes`` (xyxy, original pixels), ``scores``, ``labels`` (contiguous, 1..K). The one path
+    shared by training validation and every evaluation, so their mAPs agree."""
+    batch = preprocess(images, model.size)
+    return model.postprocess(model(batch.images), batch.original_sizes)
+
+
 class Predictor:
     """Runs a detector in eval mode under ``torch.inference_mode`` on ``device``."""
 
@@ -19,7 +27,5 @@ class Predictor:
 
     @torch.inference_mode()
     def __call__(self, images: Sequence[Tensor]) -> list[dict[str, Tensor]]:
-        """(C, H, W) uint8 or [0, 1] float images of any sizes → per image ``boxes`` (xyxy,
-        original pixels), ``scores``, ``labels`` (contiguous, 1..K)."""
-        batch = preprocess([image.to(self.device) for image in images], self.model.size)
-        return self.model.postprocess(self.model(batch.images), batch.original_sizes)
+        """See :func:`detect`; images may be on any device."""
+        return detect(self.model, [image.to(self.device) for image in images])

@@ -15,6 +15,7 @@ from torch.optim import Optimizer
 
 from detect.data.coco import CategoryMap
 from detect.evaluation.coco_eval import METRICS, CocoEvaluator
+from detect.inference.predictor import detect
 from detect.models import preprocess
 from detect.training.checkpoint import CHECKPOINT_KEY, CHECKPOINT_VERSION, CheckpointError
 from detect.training.factory import build_detector
@@ -100,9 +101,7 @@ class DetectionModule(L.LightningModule):
 
     def validation_step(self, batch: tuple[list[Tensor], list[dict]], batch_idx: int) -> None:
         images, targets = batch
-        inputs = preprocess(images, self.model.size)
-        detections = self.model.postprocess(self.model(inputs.images), inputs.original_sizes)
-        for target, found in zip(targets, detections, strict=True):
+        for target, found in zip(targets, detect(self.model, images), strict=True):
             cpu = {key: value.cpu() for key, value in found.items()}
             self.val_detections.append((int(target["image_id"]), cpu))
 

@@ -22,8 +22,9 @@ from detect.evaluation.latency import (
     Latency,
     Stats,
     measure_detector,
-    measure_torchvision,
+    measure_runners,
     threads,
+    torchvision_runner,
     torchvision_stages,
 )
 from detect.models import preprocess, ssdlite
@@ -83,7 +84,7 @@ def test_harnesses_give_positive_stage_times_within_the_total():
     torch.manual_seed(0)
     _check(measure_detector(ssdlite("v3_small", 0.5, size=160), images, warmup=1, runs=3))
     tv = torchvision_ssdlite(seed=0)
-    _check(measure_torchvision(tv, images, warmup=0, runs=1))
+    _check(measure_runners({"tv": torchvision_runner(tv, images)}, warmup=0, runs=1)["tv"])
 
 
 def test_ssdlite320_cost_matches_torchvision():

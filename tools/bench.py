@@ -4,7 +4,8 @@ beside torchvision's SSDLite on the same weights: python tools/bench.py --help."
 import hydra
 from omegaconf import DictConfig
 
-from detect.evaluation.bench import bench, format_report
+from detect.evaluation.bench import Backends, bench, format_report
+from detect.evaluation.trained_like import TrainedLike
 
 
 @hydra.main(config_path="../conf", config_name="bench", version_base="1.3")
@@ -23,11 +24,14 @@ def main(cfg: DictConfig) -> None:
         compare_torchvision=cfg.compare_torchvision,
         images_dir=cfg.images_dir,
         seed=cfg.seed,
+        backends=Backends(list(cfg.backends), cfg.calibration_dir, cfg.calibration_images),
+        weights=cfg.weights,
+        trained_like=TrainedLike(**cfg.trained_like),
     )
     settings = report.settings
     print(
         f"{settings['device']} ({settings['device_name']}), {cfg.threads} threads, batch "
-        f"{cfg.batch_size}, fp32; images: {settings['images']}; {cfg.warmup} warm-up + "
+        f"{cfg.batch_size}; images: {settings['images']}; {cfg.warmup} warm-up + "
         f"{cfg.runs} timed runs per model\n"
     )
     print(format_report(report))

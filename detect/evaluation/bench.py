@@ -11,25 +11,32 @@ of ``images_dir``, decoded once to uint8 before timing; ``images_dir=None`` uses
 
 Postprocessing time depends on how many candidates pass the score threshold (0.001 as
 torchvision): an untrained network's logits are constant, so every score is 1/91 and 300 per
-class (~27,000 per image) go to NMS — far more than a trained model gives, and torchvision's
-per-class Python loop is at its slowest there. The table says which weights were timed.
+class (~27,000 per image) go to NMS, and torchvision's per-class Python loop is at its slowest
+there. ``weights=trained_like`` gives torchvision's configuration a trained score distribution
+instead: its seeded model trained briefly on real COCO images (:mod:`trained_like`, cached).
+The table says which weights were timed.
 
-The torchvision comparison builds its model seeded (``weights=None``), loads that state dict
-into ours (``load_torchvision``) and times both in one interleaved loop; the ratio is ours ÷
-torchvision's median time per stage (< 1: ours is faster). Both must give the same detections
-on the first image (within float tolerance), which checks that the same network ran.
+Our backends (``backends``): ``pytorch`` (eager), ``onnxruntime`` (the whole pipeline as one
+ONNX graph, fp32) and ``onnxruntime_int8`` (the same, statically quantised, calibrated on
+``calibration_images`` real images). The torchvision comparison builds its model seeded
+(``weights=None``), loads that state dict into ours (``load_torchvision``) and times every
+backend and torchvision in one interleaved loop; the ratio is ours ÷ torchvision's median time
+per stage (< 1: ours is faster). Every fp32 backend must give torchvision's detections on the
+first image (within float tolerance), which checks that the same network ran.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import math
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import onnxruntime
 import torch
 import torchvision
 from torch import Tensor, nn
@@ -38,19 +45,26 @@ from torchvision.models.detection import (
     ssdlite320_mobilenet_v3_large,
 )
 
-from detect.data.coco import read_image
+from detect.data.coco import CategoryMap, read_image
 from detect.evaluation.cost import counted_cost
 from detect.evaluation.latency import (
     Latency,
+    Runner,
     detector_runner,
     measure_runners,
+    onnx_runner,
     threads,
     torchvision_runner,
 )
+from detect.evaluation.trained_like import TRAINED_LIKE, TrainedLike, trained_like_state_dict
+from detect.export.onnx import export_bytes, metadata_for
+from detect.export.quantize import quantize_int8
+from detect.export.runtime import ExportMetadata, OnnxDetector
 from detect.models import SSDLite, load_torchvision, ssdlite
 from detect.models.backbones import SPECS
 from detect.models.convert import remap_in_order
 
+BACKEND_NAMES = ("pytorch", "onnxruntime", "onnxruntime_int8")
 NUM_CLASSES = 91  # torchvision's COCO head: background + 90 category ids
 TORCHVISION = "torchvision ssdlite320_mobilenet_v3_large"
 TORCHVISION_SIZE = 320
@@ -87,29 +101,36 @@ class BenchRow:
 
 @dataclass
 class Comparison:
-    """Ours against torchvision's SSDLite on the same weights, timed interleaved."""
+    """Our backends against torchvision's SSDLite on the same weights, timed interleaved."""
 
-    ours: BenchRow
     theirs: BenchRow
-    same_detections: bool
-    detail: str
+    ours: list[BenchRow]
+    checks: list[tuple[bool, str]]  # per row of ours: same detections as torchvision? detail
 
-    @property
-    def ratios(self) -> dict[str, float]:
-        """Ours ÷ torchvision's median time per stage (< 1: ours is faster)."""
+    def ratios(self, row: BenchRow) -> dict[str, float]:
+        """``row``'s median time ÷ torchvision's, per stage (< 1: ours is faster)."""
         return {
-            stage: getattr(self.ours.latency, stage).median
-            / getattr(self.theirs.latency, stage).median
+            stage: getattr(row.latency, stage).median / getattr(self.theirs.latency, stage).median
             for stage in STAGES
         }
 
+    @property
+    def same_detections(self) -> bool:
+        """Every fp32 backend gave torchvision's detections (int8 is not expected to)."""
+        return all(same for same, _ in self.checks)
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "ours": self.ours.model,
             "theirs": self.theirs.model,
-            "ratio_ours_over_theirs": self.ratios,
-            "same_detections": self.same_detections,
-            "detail": self.detail,
+            "ours": [
+                {
+                    "model": row.model,
+                    "ratio_ours_over_theirs": self.ratios(row),
+                    "same_detections": same,
+                    "detail": detail,
+                }
+                for row, (same, detail) in zip(self.ours, self.checks, strict=True)
+            ],
         }
 
 
@@ -261,6 +282,58 @@ def compare_detections(
     return same, detail
 
 
+@dataclass
+class Backends:
+    """Which of our backends to time, and what the int8 one is calibrated on."""
+
+    names: Sequence[str] = ("pytorch",)
+    calibration_dir: str | Path | None = None
+    calibration_images: int = 32
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.names if name not in BACKEND_NAMES]
+        if unknown or not self.names:
+            raise ValueError(
+                f"unknown backend(s) {unknown}; choose from {', '.join(BACKEND_NAMES)}"
+            )
+
+
+def backend_runners(
+    name: str,
+    model: SSDLite,
+    images: list[Tensor],
+    backends: Backends,
+    device: str,
+    categories: CategoryMap | None = None,
+) -> dict[str, Runner]:
+    """A timed runner per backend; rows are named ``<name> [<backend>]``."""
+    runners: dict[str, Runner] = {}
+    fp32_export: bytes | None = None
+    for backend in backends.names:
+        if backend == "pytorch":
+            runners[f"{name} [pytorch]"] = detector_runner(model, images, device)
+            continue
+        if device != "cpu":
+            raise ValueError(f"backend {backend} runs on the CPU; use device=cpu")
+        if fp32_export is None:
+            fp32_export = export_bytes(model, _metadata(model, categories))
+        exported = fp32_export
+        if backend == "onnxruntime_int8":
+            calibration = load_images(backends.calibration_dir, backends.calibration_images)
+            exported = quantize_int8(exported, [image.numpy() for image in calibration])
+        threads = torch.get_num_threads()
+        runners[f"{name} [{backend}]"] = onnx_runner(OnnxDetector(exported, threads), images)
+    return runners
+
+
+def _metadata(model: SSDLite, categories: CategoryMap | None) -> ExportMetadata:
+    """The checkpoint's categories, or placeholders 1..K for an untrained configuration."""
+    if categories is None:
+        ids = tuple(range(1, model.num_classes))
+        categories = CategoryMap(ids, tuple(f"class {i}" for i in ids))
+    return metadata_for(model, categories, {}, {})
+
+
 def _compare(
     name: str,
     model: SSDLite,
@@ -269,19 +342,40 @@ def _compare(
     weights: str,
     config: dict[str, Any],
     settings: dict[str, Any],
+    backends: Backends,
+    categories: CategoryMap | None = None,
 ) -> Comparison:
     device, warmup, runs = settings["device"], settings["warmup"], settings["runs"]
-    ours_run = detector_runner(model, images, device)
+    ours_runners = backend_runners(name, model, images, backends, device, categories)
     theirs_run = torchvision_runner(tv, images, device)
-    same, detail = compare_detections(ours_run()[1], theirs_run()[1])
-    latency = measure_runners({"ours": ours_run, "theirs": theirs_run}, warmup=warmup, runs=runs)
+    reference = theirs_run()[1]
+    checks = []
+    for row_name, runner in ours_runners.items():
+        if row_name.endswith("[onnxruntime_int8]"):
+            checks.append((True, "int8: quantised, not expected to give the same detections"))
+        else:
+            checks.append(compare_detections(runner()[1], reference))
+    latency = measure_runners({**ours_runners, TORCHVISION: theirs_run}, warmup=warmup, runs=runs)
     cost, tv_cost = counted_cost(model, model.size), counted_cost(TorchvisionNetwork(tv), 320)
     return Comparison(
-        BenchRow(name, cost.params, cost.madds, latency["ours"], weights, config),
-        BenchRow(TORCHVISION, tv_cost.params, tv_cost.madds, latency["theirs"], weights, config),
-        same,
-        detail,
+        BenchRow(TORCHVISION, tv_cost.params, tv_cost.madds, latency[TORCHVISION], weights, config),
+        [
+            BenchRow(row, cost.params, cost.madds, latency[row], weights, config)
+            for row in ours_runners
+        ],
+        checks,
     )
+
+
+def torchvision_weights(weights: str, seed: int, trained_like: TrainedLike) -> nn.Module:
+    """torchvision's SSDLite320, seeded; ``trained_like``: then trained briefly on COCO images."""
+    tv = torchvision_ssdlite(seed)
+    if weights == TRAINED_LIKE:
+        state = trained_like_state_dict(
+            tv, trained_like.dataset(), trained_like.steps, trained_like.cache(seed)
+        )
+        tv.load_state_dict(state)
+    return tv.eval()
 
 
 def bench(
@@ -298,10 +392,17 @@ def bench(
     compare_torchvision: bool = True,
     images_dir: str | Path | None = None,
     seed: int = 0,
+    backends: Backends | None = None,
+    weights: str = "untrained",
+    trained_like: TrainedLike | None = None,
 ) -> BenchReport:
     """Time every configuration (or the checkpoint) on one batch; see the module doc."""
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device={device} but CUDA is not available here; use device=cpu")
+    if weights not in ("untrained", TRAINED_LIKE):
+        raise ValueError(f"weights must be untrained or {TRAINED_LIKE}, got {weights!r}")
+    backends = backends or Backends()
+    trained_like = trained_like or TrainedLike()
     images = load_images(images_dir, batch_size, seed)
     settings = {
         "device": device,
@@ -315,8 +416,12 @@ def bench(
         "images": str(images_dir) if images_dir is not None else "random 480×640 uint8",
         "image_sizes": [list(image.shape[-2:]) for image in images],
         "seed": seed,
-        "precision": "fp32",
-        "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__},
+        "backends": list(backends.names),
+        "versions": {
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "onnxruntime": onnxruntime.__version__,
+        },
     }
     rows: list[BenchRow] = []
     comparison: Comparison | None = None
@@ -325,16 +430,19 @@ def bench(
         if ckpt is not None:
             from detect.training.checkpoint import load_checkpoint  # pulls in Lightning
 
-            model = load_checkpoint(ckpt).model
-            weights = f"trained: {ckpt}"
+            checkpoint = load_checkpoint(ckpt)
+            model, categories = checkpoint.model, checkpoint.categories
+            label = f"trained: {ckpt}"
             config = {"checkpoint": str(ckpt), "size": model.size}
             name = f"checkpoint {Path(ckpt).name} ({model.size})"
             tv, why = torchvision_twin(model, seed) if compare_torchvision else (None, "")
             if tv is not None:
-                comparison = _compare(name, model, tv, images, weights, config, settings)
-                rows += [comparison.ours, comparison.theirs]
+                comparison = _compare(
+                    name, model, tv, images, label, config, settings, backends, categories
+                )
+                rows += [*comparison.ours, comparison.theirs]
             else:
-                rows.append(_measure(name, model, images, weights, config, settings))
+                rows += _measure(name, model, images, label, config, settings, backends, categories)
                 if compare_torchvision:
                     notes.append(f"torchvision comparison skipped: {why}")
         else:
@@ -353,23 +461,33 @@ def bench(
                         if compare_torchvision and is_torchvision_config(
                             backbone, width, size, options
                         ):
-                            tv = torchvision_ssdlite(seed)
+                            tv = torchvision_weights(weights, seed, trained_like)
                             model = ssdlite(backbone, width, NUM_CLASSES, size, **options)
                             load_torchvision(model, tv.state_dict())
-                            comparison = _compare(
-                                name, model, tv, images, UNTRAINED, config, settings
+                            label = (
+                                trained_like.label(seed) if weights == TRAINED_LIKE else UNTRAINED
                             )
-                            rows += [comparison.ours, comparison.theirs]
+                            comparison = _compare(
+                                name, model, tv, images, label, config, settings, backends
+                            )
+                            rows += [*comparison.ours, comparison.theirs]
                             compared = True
                         else:
                             torch.manual_seed(seed)
                             model = ssdlite(backbone, width, NUM_CLASSES, size, **options)
-                            rows.append(_measure(name, model, images, UNTRAINED, config, settings))
+                            rows += _measure(
+                                name, model, images, UNTRAINED, config, settings, backends
+                            )
             if compare_torchvision and not compared:
                 notes.append(
                     "torchvision comparison skipped: it needs the configuration torchvision "
                     "ships (v3_large, width 1.0, reduced_tail=true, size 320), which is not "
                     "among those asked for"
+                )
+            if weights == TRAINED_LIKE and len(rows) > (len(backends.names) + 1) * compared:
+                notes.append(
+                    "trained-like weights exist for torchvision's configuration only; the "
+                    "other configurations ran untrained"
                 )
     return BenchReport(rows, comparison, settings, notes)
 
@@ -381,11 +499,19 @@ def _measure(
     weights: str,
     config: dict[str, Any],
     settings: dict[str, Any],
-) -> BenchRow:
-    runner = detector_runner(model, images, settings["device"])
-    latency = measure_runners({name: runner}, warmup=settings["warmup"], runs=settings["runs"])
+    backends: Backends,
+    categories: CategoryMap | None = None,
+) -> list[BenchRow]:
+    runners = backend_runners(name, model, images, backends, settings["device"], categories)
+    latency = measure_runners(runners, warmup=settings["warmup"], runs=settings["runs"])
     cost = counted_cost(model, model.size)
-    return BenchRow(name, cost.params, cost.madds, latency[name], weights, config)
+    return [
+        BenchRow(row, cost.params, cost.madds, latency[row], weights, config) for row in runners
+    ]
+
+
+def _ms(value: float) -> str:
+    return "in graph" if math.isnan(value) else f"{value:.1f}"
 
 
 def format_report(report: BenchReport) -> str:
@@ -399,29 +525,35 @@ def format_report(report: BenchReport) -> str:
         latency = row.latency
         lines.append(
             f"| {row.model} | {row.weights} | {row.params / 1e6:.3f} | {row.madds / 1e9:.3f} | "
-            f"{latency.preprocess.median:.1f} | {latency.network.median:.1f} | "
-            f"{latency.postprocess.median:.1f} | {latency.total.median:.1f} | "
+            f"{_ms(latency.preprocess.median)} | {latency.network.median:.1f} | "
+            f"{_ms(latency.postprocess.median)} | {latency.total.median:.1f} | "
             f"{latency.total.p90:.1f} | {latency.total.min:.1f} |"
         )
     lines.append("")
-    lines.append("stage times are medians over the timed runs; MAdds of one batch-1 forward")
+    lines.append(
+        "stage times are medians over the timed runs; MAdds of one batch-1 forward; ONNX "
+        "Runtime runs pre- and postprocessing inside its graph (all its time is under net)"
+    )
     comparison = report.comparison
     if comparison is not None:
-        ratios = comparison.ratios
         lines.append("")
         lines.append(
             "ours ÷ torchvision, median time on the same weights, interleaved (< 1: ours is "
-            "faster): " + ", ".join(f"{stage} {ratios[stage]:.2f}×" for stage in STAGES)
+            "faster):"
         )
-        verdict = "same" if comparison.same_detections else "NOT the same"
-        lines.append(f"detections: {verdict} ({comparison.detail})")
-        if not comparison.same_detections:
-            lines.append(
-                "warning: the two did not compute the same detections, so the ratio does not "
-                "compare like with like"
+        for row, (same, detail) in zip(comparison.ours, comparison.checks, strict=True):
+            ratios = comparison.ratios(row)
+            shown = ", ".join(
+                f"{stage} {ratios[stage]:.2f}×" for stage in STAGES if not math.isnan(ratios[stage])
             )
-        if comparison.ours.weights == UNTRAINED:
-            madds = comparison.ours.madds
+            lines.append(f"- {row.model}: {shown}; detections: {detail}")
+            if not same:
+                lines.append(
+                    "  warning: NOT the same detections as torchvision, so this ratio does not "
+                    "compare like with like"
+                )
+        if comparison.theirs.weights == UNTRAINED:
+            madds = comparison.ours[0].madds
             lines.append(
                 f"MAdds {madds / 1e9:.3f} G vs torchvision's published "
                 f"{TORCHVISION_MADDS / 1e9:.3f} G ({100 * (madds / TORCHVISION_MADDS - 1):+.1f}%)"

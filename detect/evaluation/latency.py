@@ -13,6 +13,10 @@ the device (moved there once, before timing) — and each stage is timed with ``
   ``transform.postprocess``. torchvision makes its anchors on every call, ours once at build
   time, so that cost is theirs.
 
+* ONNX Runtime (:func:`onnx_runner`): one ``session.run`` holds the whole pipeline (see
+  :mod:`detect.export.graph`), so its time is reported as the network stage and its pre- and
+  postprocess stages are NaN (inside the graph).
+
 On CUDA the device is synchronised before the first stage and after each one, so a stage's
 time is its own work, not queued work of the previous one. Every run is preceded by ``warmup``
 untimed runs; ``total`` is each run's sum of its three stages, summarised over runs (so its
@@ -23,6 +27,7 @@ median is not the sum of the stages' medians). All work is in eval mode under
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,6 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from detect.export.runtime import OnnxDetector
 from detect.models import SSDLite, preprocess
 
 Detections = list[dict[str, Tensor]]
@@ -50,6 +56,7 @@ class Stats:
 
     @classmethod
     def from_samples(cls, seconds: Sequence[float]) -> Stats:
+        """NaN samples (a stage that ran inside another) give NaN statistics."""
         if not seconds:
             raise ValueError("no timed runs: runs must be at least 1")
         median, p90 = np.percentile(1000.0 * np.asarray(seconds), [50, 90])
@@ -74,7 +81,7 @@ class Latency:
             Stats.from_samples(pre),
             Stats.from_samples(net),
             Stats.from_samples(post),
-            Stats.from_samples([sum(run) for run in runs]),
+            Stats.from_samples([math.fsum(t for t in run if not math.isnan(t)) for run in runs]),
         )
 
     def to_dict(self) -> dict[str, dict[str, float]]:
@@ -129,6 +136,23 @@ def detector_runner(model: SSDLite, images: Sequence[Tensor], device: str = "cpu
             _sync(dev)
             end = time.perf_counter()
         return (preprocessed - start, networked - preprocessed, end - networked), detections
+
+    return run
+
+
+def onnx_runner(detector: OnnxDetector, images: Sequence[Tensor]) -> Runner:
+    """One timed ``session.run`` of an exported detector over uint8 ``images`` (CPU)."""
+    arrays = [image.cpu().numpy() for image in _on_device(images, torch.device("cpu"))]
+
+    def run() -> tuple[StageTimes, Detections]:
+        start = time.perf_counter()
+        results = detector(arrays)
+        elapsed = time.perf_counter() - start
+        detections = [
+            {key: torch.from_numpy(result[key]) for key in ("boxes", "scores", "labels")}
+            for result in results
+        ]
+        return (math.nan, elapsed, math.nan), detections
 
     return run
 

@@ -10,31 +10,30 @@ from omegaconf import DictConfig, OmegaConf
 
 from detect.data.coco import CocoDetection, DatasetError
 from detect.evaluation.evaluate import check_categories, evaluate
-from detect.inference.predictor import Predictor
-from detect.training.checkpoint import Checkpoint, load_checkpoint
+from detect.inference.backends import LoadedDetector, load_detector
+from detect.training.checkpoint import Checkpoint
 
 
 def checkpoint_dataset(
-    checkpoint: Checkpoint, data: DictConfig | None, split: str, source: str
+    model: Checkpoint | LoadedDetector, data: DictConfig | None, split: str, source: str
 ) -> CocoDetection:
-    """The ``split`` of ``data`` (default: the set the checkpoint was trained on), checked to
-    hold the checkpoint's categories."""
-    data = data or OmegaConf.create(checkpoint.run_config.get("data"))
+    """The ``split`` of ``data`` (default: the set the model was trained on), checked to hold
+    the model's categories."""
+    data = data or OmegaConf.create(model.run_config.get("data"))
     if not data:
         raise DatasetError(f"{source} records no dataset: choose one with data=<name>")
     if split not in data:
         raise DatasetError(f"the data config has no split {split!r}; choose split=train or val")
     dataset = instantiate(data[split])
-    check_categories(dataset, checkpoint.categories, f"checkpoint {source}")
+    check_categories(dataset, model.categories, f"model {source}")
     return dataset
 
 
 def run_eval(cfg: DictConfig) -> dict[str, float]:
     """Print pycocotools' summary; write ``detections.json`` and ``metrics.json``."""
-    checkpoint = load_checkpoint(cfg.ckpt)
-    dataset = checkpoint_dataset(checkpoint, cfg.get("data"), cfg.split, cfg.ckpt)
-    predictor = Predictor(checkpoint.model, cfg.device)
-    evaluator = evaluate(predictor, dataset, cfg.batch_size, cfg.num_workers)
+    loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads, cfg.compile)
+    dataset = checkpoint_dataset(loaded, cfg.get("data"), cfg.split, cfg.ckpt)
+    evaluator = evaluate(loaded.detector, dataset, cfg.batch_size, cfg.num_workers)
     metrics, summary = evaluator.compute()
     print(summary)
     if cfg.per_category:
@@ -48,7 +47,7 @@ def run_eval(cfg: DictConfig) -> dict[str, float]:
     output_dir.mkdir(parents=True, exist_ok=True)
     evaluator.write(output_dir / "detections.json", output_dir / "metrics.json", metrics)
     print(
-        f"{len(dataset)} images, checkpoint at step {checkpoint.global_step}: "
+        f"{len(dataset)} images, {loaded.description}: "
         f"AP {metrics['AP']:.4g}, AP50 {metrics['AP50']:.4g}; written to {output_dir}"
     )
     return metrics
@@ -68,7 +67,10 @@ def finite_or_none(value: float) -> float | None:
 
 
 def default_output_dir(checkpoint: Path, split: str) -> Path:
-    """``<run>/eval/<split>`` for a checkpoint in a run's ``checkpoints/``, else beside it."""
+    """``<run>/eval/<split>`` for a checkpoint in a run's ``checkpoints/``, else beside it;
+    ``…/eval/<name>/<split>`` beside an exported model (fp32 and int8 side by side)."""
     folder = checkpoint.resolve().parent
+    if checkpoint.suffix == ".onnx":
+        return folder / "eval" / checkpoint.stem / split
     run = folder.parent if folder.name == "checkpoints" else folder
     return run / "eval" / split

@@ -19,11 +19,19 @@ def detect(model: SSDLite, images: Sequence[Tensor]) -> list[dict[str, Tensor]]:
 
 
 class Predictor:
-    """Runs a detector in eval mode under ``torch.inference_mode`` on ``device``."""
+    """Runs a detector in eval mode under ``torch.inference_mode`` on ``device``.
 
-    def __init__(self, model: SSDLite, device: str | torch.device = "cpu") -> None:
+    ``compile=True`` compiles the network (backbone + head) with ``torch.compile`` (inductor);
+    the first calls for each new batch size pay the compilation.
+    """
+
+    def __init__(
+        self, model: SSDLite, device: str | torch.device = "cpu", compile: bool = False
+    ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        if compile:
+            self.model = torch.compile(self.model)  # attributes pass through to the module
 
     @torch.inference_mode()
     def __call__(self, images: Sequence[Tensor]) -> list[dict[str, Tensor]]:

@@ -123,12 +123,13 @@ def test_torchvision_twin_holds_our_weights_or_says_why_not():
 def test_side_by_side_on_real_images_gives_same_detections(coco_val_dir):
     report = bench(runs=2, warmup=0, images_dir=coco_val_dir)
     assert [row.model for row in report.rows] == [
-        "ssdlite v3_large ×1 320 reduced tail",
+        "ssdlite v3_large ×1 320 reduced tail [pytorch]",
         TORCHVISION,
     ]
     comparison = report.comparison
-    assert comparison is not None and comparison.same_detections, comparison.detail
-    assert set(comparison.ratios) == {"preprocess", "network", "postprocess", "total"}
+    assert comparison is not None and comparison.same_detections, comparison.checks
+    ratios = comparison.ratios(comparison.ours[0])
+    assert set(ratios) == {"preprocess", "network", "postprocess", "total"}
     assert report.rows[0].madds == report.rows[1].madds
     table = format_report(report)
     assert "ours ÷ torchvision" in table and "untrained" in table
@@ -154,13 +155,13 @@ def test_tool_writes_the_table_and_json(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "| ssdlite v3_small ×0.5 160 reduced tail | untrained" in result.stdout
-    assert "| ssdlite v1 ×0.5 160 | untrained" in result.stdout
+    assert "| ssdlite v3_small ×0.5 160 reduced tail [pytorch] | untrained" in result.stdout
+    assert "| ssdlite v1 ×0.5 160 [pytorch] | untrained" in result.stdout
     assert "torchvision comparison skipped" in result.stdout
     report = json.loads(output.read_text())
     assert [row["model"] for row in report["rows"]] == [
-        "ssdlite v3_small ×0.5 160 reduced tail",
-        "ssdlite v1 ×0.5 160",
+        "ssdlite v3_small ×0.5 160 reduced tail [pytorch]",
+        "ssdlite v1 ×0.5 160 [pytorch]",
     ]
     row = report["rows"][0]
     assert row["params"] > 0 and row["madds"] > 0

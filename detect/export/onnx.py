@@ -1,0 +1,160 @@
+"""Export a detector to ONNX — the whole pipeline in one file — and check it against PyTorch.
+
+Opset 17: h-swish and h-sigmoid map to ONNX's own ``HardSwish`` / ``HardSigmoid`` (opset 14+),
+so they export as single ops rather than a fragile Add/Clip/Div pattern; the TorchScript
+exporter (``dynamo=False``, which needs no onnxscript) folds every eval-mode BatchNorm into its
+convolution, and ONNX Runtime fuses Conv + ReLU/ReLU6 at load time.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from torch import Tensor
+
+from detect.data.coco import CategoryMap
+from detect.export.graph import DeployModel
+from detect.export.proto import set_metadata
+from detect.export.runtime import (
+    INPUT_NAME,
+    OUTPUT_NAMES,
+    ExportMetadata,
+    OnnxDetector,
+)
+from detect.inference.predictor import Predictor
+from detect.models import SSDLite
+
+OPSET = 17
+BOX_TOLERANCE = 1e-2  # px in the original image
+SCORE_TOLERANCE = 1e-4
+
+
+def export_bytes(model: SSDLite, metadata: ExportMetadata, opset: int = OPSET) -> bytes:
+    """The serialized ONNX model: dynamic batch, height and width; metadata embedded."""
+    example = torch.zeros(1, 3, model.size, model.size, dtype=torch.uint8)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # tracer warnings about shape checks in Python code
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            DeployModel(model).eval(),
+            (example,),
+            buffer,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes={
+                INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
+                **{name: {0: "detections"} for name in OUTPUT_NAMES},
+            },
+            opset_version=opset,
+            dynamo=False,
+        )
+    proto = onnx.load_from_string(buffer.getvalue())
+    onnx.checker.check_model(proto)
+    set_metadata(proto, metadata)
+    return proto.SerializeToString()
+
+
+def metadata_for(
+    model: SSDLite,
+    categories: CategoryMap,
+    model_config: dict[str, Any],
+    run_config: dict[str, Any],
+) -> ExportMetadata:
+    return ExportMetadata(
+        categories.coco_ids, categories.names, model.size, model_config, run_config, "fp32"
+    )
+
+
+@dataclass
+class ParityReport:
+    """How far one backend's detections are from another's, image by image."""
+
+    images: int
+    detections: int
+    unmatched: int  # detections without a partner within tolerance (outside near-ties at the cut)
+    max_box_error: float
+    max_score_error: float
+
+    @property
+    def equal(self) -> bool:
+        return self.unmatched == 0
+
+    def __str__(self) -> str:
+        verdict = "equal" if self.equal else f"{self.unmatched} UNMATCHED"
+        return (
+            f"{self.images} images, {self.detections} detections: {verdict}; max |Δbox| "
+            f"{self.max_box_error:.2g} px, max |Δscore| {self.max_score_error:.2g} (tolerance "
+            f"{BOX_TOLERANCE:g} px, {SCORE_TOLERANCE:g})"
+        )
+
+
+def match_detections(
+    ours: dict[str, np.ndarray], reference: dict[str, np.ndarray]
+) -> tuple[int, float, float]:
+    """Pair each reference detection with one of ``ours`` of the same label whose box and score
+    are within tolerance. Order may differ where scores tie within float error, and the set may
+    differ only at the cut (both lists full, scores within tolerance of the last one kept).
+    Returns (unmatched, max box error, max score error) over the matched pairs."""
+    free = np.ones(len(ours["scores"]), dtype=bool)
+    unmatched, box_error, score_error = 0, 0.0, 0.0
+    for box, score, label in zip(
+        reference["boxes"], reference["scores"], reference["labels"], strict=True
+    ):
+        box_gap = np.abs(ours["boxes"] - box).max(axis=1, initial=0.0)
+        score_gap = np.abs(ours["scores"] - score)
+        fits = free & (ours["labels"] == label)
+        fits &= (box_gap <= BOX_TOLERANCE) & (score_gap <= SCORE_TOLERANCE)
+        if fits.any():
+            best = int(np.flatnonzero(fits)[np.argmin(score_gap[fits])])
+            free[best] = False
+            box_error = max(box_error, float(box_gap[best]))
+            score_error = max(score_error, float(score_gap[best]))
+        elif not _at_the_cut(score, reference["scores"], ours["scores"]):
+            unmatched += 1
+    for score in ours["scores"][free]:
+        unmatched += not _at_the_cut(score, ours["scores"], reference["scores"])
+    return unmatched, box_error, score_error
+
+
+def _at_the_cut(score: float, own: np.ndarray, other: np.ndarray) -> bool:
+    """A detection near the lowest kept score of a full list may fall either side of the cut."""
+    return len(own) == len(other) and len(own) > 0 and score <= own[-1] + SCORE_TOLERANCE
+
+
+def to_numpy(detections: dict[str, Tensor]) -> dict[str, np.ndarray]:
+    return {key: detections[key].cpu().numpy() for key in ("boxes", "scores", "labels")}
+
+
+def compare_backends(
+    onnx_detector: OnnxDetector, model: SSDLite, images: Sequence[Tensor]
+) -> ParityReport:
+    """ONNX Runtime's detections against PyTorch's on the same images (one image per run)."""
+    predictor = Predictor(model)
+    report = ParityReport(len(images), 0, 0, 0.0, 0.0)
+    for image in images:
+        reference = to_numpy(predictor([image])[0])
+        ours = onnx_detector([image.numpy()])[0]
+        unmatched, box_error, score_error = match_detections(ours, reference)
+        report.detections += len(reference["scores"])
+        report.unmatched += unmatched
+        report.max_box_error = max(report.max_box_error, box_error)
+        report.max_score_error = max(report.max_score_error, score_error)
+    return report
+
+
+def write_model(data: bytes, path: str | Path) -> Path:
+    """Write atomically: a hidden partial file, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.partial")
+    staging.write_bytes(data)
+    staging.replace(path)
+    return path

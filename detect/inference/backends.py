@@ -1,0 +1,100 @@
+"""One loader for every backend: a checkpoint or an exported model → a detector callable.
+
+Backends:
+
+* ``pytorch`` — the checkpoint's SSDLite with every Conv + BN folded (:func:`fuse_conv_bn`),
+  optionally ``torch.compile``-d, on ``device``;
+* ``onnxruntime`` — the whole pipeline (preprocess, network, decoding, NMS) as one ONNX graph on
+  ONNX Runtime's CPU provider: an exported ``.onnx`` file (fp32 or int8) or a checkpoint exported
+  in memory on the spot.
+
+Both take (3, H, W) uint8 tensors and give per image ``boxes`` (xyxy, original pixels),
+``scores`` and ``labels`` (contiguous 1..K) as tensors — the ``Detector`` contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from detect.data.coco import CategoryMap
+from detect.export.fuse import fuse_conv_bn
+from detect.export.runtime import ExportError, OnnxDetector
+from detect.inference.predictor import Predictor
+
+BACKENDS = ("pytorch", "onnxruntime")
+Detector = Callable[[Sequence[Tensor]], list[dict[str, Tensor]]]
+
+
+class OnnxPredictor:
+    """:class:`OnnxDetector` behind the tensor interface of :class:`Predictor`."""
+
+    def __init__(self, detector: OnnxDetector) -> None:
+        self.detector = detector
+
+    def __call__(self, images: Sequence[Tensor]) -> list[dict[str, Tensor]]:
+        arrays = [image.cpu().numpy() for image in images]
+        return [
+            {key: torch.from_numpy(result[key]) for key in ("boxes", "scores", "labels")}
+            for result in self.detector(arrays)
+        ]
+
+
+@dataclass
+class LoadedDetector:
+    """A ready detector, the categories it predicts and what it came from."""
+
+    detector: Detector
+    categories: CategoryMap
+    run_config: dict[str, Any]
+    description: str
+
+
+def load_detector(
+    path: str | Path,
+    backend: str = "pytorch",
+    device: str = "cpu",
+    threads: int | None = None,
+    compile: bool = False,
+) -> LoadedDetector:
+    """``path``: a training checkpoint (``.ckpt``) or an exported model (``.onnx``, which runs
+    on ``onnxruntime``). ``threads``: intra-op threads (None: the backend's default)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    path = Path(path)
+    if path.suffix == ".onnx":
+        if backend != "onnxruntime":
+            raise ExportError(f"{path} is an exported model: run it with backend=onnxruntime")
+        onnx_detector = OnnxDetector(path, threads)
+        meta = onnx_detector.metadata
+        return LoadedDetector(
+            OnnxPredictor(onnx_detector),
+            CategoryMap(meta.coco_ids, meta.names),
+            meta.run_config,
+            f"{path} (onnxruntime, {meta.precision})",
+        )
+    from detect.training.checkpoint import load_checkpoint  # pulls in Lightning
+
+    checkpoint = load_checkpoint(path)
+    source = f"{path} (step {checkpoint.global_step}"
+    if backend == "onnxruntime":
+        from detect.export.onnx import export_bytes, metadata_for
+
+        metadata = metadata_for(
+            checkpoint.model, checkpoint.categories, checkpoint.model_config, checkpoint.run_config
+        )
+        detector: Detector = OnnxPredictor(
+            OnnxDetector(export_bytes(checkpoint.model, metadata), threads)
+        )
+        source += ", onnxruntime fp32, exported in memory)"
+    else:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        detector = Predictor(fuse_conv_bn(checkpoint.model), device, compile=compile)
+        source += f", pytorch{' compiled' if compile else ''}, Conv+BN fused)"
+    return LoadedDetector(detector, checkpoint.categories, checkpoint.run_config, source)

@@ -8,16 +8,17 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from detect.data.coco import DatasetError
+from detect.export.runtime import ExportError
 from detect.training.checkpoint import CheckpointError
 
-USER_ERRORS = (CheckpointError, DatasetError, FileNotFoundError)
+USER_ERRORS = (CheckpointError, DatasetError, ExportError, FileNotFoundError)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def friendly_errors(main: Callable[P, R]) -> Callable[P, R]:
-    """Exit with status 1 and ``error: <message>`` on a bad checkpoint, dataset or path."""
+    """Exit with status 1 and ``error: <message>`` on a bad checkpoint, export, dataset or path."""
 
     @functools.wraps(main)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

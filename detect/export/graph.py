@@ -88,11 +88,12 @@ class DeployModel(nn.Module):
             config.score_thresh,
         )
         image_index, candidate = selected[:, 0], selected[:, 2]
+        flat = image_index * candidates.shape[1] + candidate  # row in the (N·M)-long lists
         height_width = torch._shape_as_tensor(images)[2:].to(candidates.dtype)  # a Shape op
         scale = height_width.flip(0).repeat(2) / size
         return (
-            candidates[image_index, candidate] * scale,
-            top_scores[image_index, candidate],
-            labels[candidate],
+            candidates.reshape(-1, 4).index_select(0, flat) * scale,
+            top_scores.reshape(-1).index_select(0, flat),
+            labels.index_select(0, candidate),
             image_index,
         )

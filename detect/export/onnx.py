@@ -41,8 +41,12 @@ def export_bytes(model: SSDLite, metadata: ExportMetadata, opset: int = OPSET) -
     """The serialized ONNX model: dynamic batch, height and width; metadata embedded."""
     example = torch.zeros(1, 3, model.size, model.size, dtype=torch.uint8)
     buffer = io.BytesIO()
-    with warnings.catch_warnings():  # tracer warnings about shape checks in Python code
+    with warnings.catch_warnings():
+        # the TorchScript exporter (chosen: the torch.export one needs onnxscript) announces its
+        # own deprecation, and the tracer flags the models' Python shape checks
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
         torch.onnx.export(
             DeployModel(model).eval(),
             (example,),
@@ -68,6 +72,12 @@ def metadata_for(
     model_config: dict[str, Any],
     run_config: dict[str, Any],
 ) -> ExportMetadata:
+    """What the file carries besides its graph; the categories must fit the class head."""
+    if model.num_classes != categories.num_classes:
+        raise ValueError(
+            f"the model predicts {model.num_classes} classes (background included) but "
+            f"{len(categories.names)} categories were given"
+        )
     return ExportMetadata(
         categories.coco_ids, categories.names, model.size, model_config, run_config, "fp32"
     )

@@ -1,6 +1,7 @@
 """Latency harness and tools/bench.py: statistics, torchvision's split forward, cost, the tool."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import torch
 from detect.evaluation.bench import (
     TORCHVISION,
     TORCHVISION_MADDS,
+    Backends,
     bench,
     compare_detections,
     format_report,
@@ -121,15 +123,20 @@ def test_torchvision_twin_holds_our_weights_or_says_why_not():
 
 
 def test_side_by_side_on_real_images_gives_same_detections(coco_val_dir):
-    report = bench(runs=2, warmup=0, images_dir=coco_val_dir)
+    report = bench(
+        runs=2, warmup=0, images_dir=coco_val_dir, backends=Backends(("pytorch", "onnxruntime"))
+    )
     assert [row.model for row in report.rows] == [
         "ssdlite v3_large ×1 320 reduced tail [pytorch]",
+        "ssdlite v3_large ×1 320 reduced tail [onnxruntime]",
         TORCHVISION,
     ]
     comparison = report.comparison
     assert comparison is not None and comparison.same_detections, comparison.checks
     ratios = comparison.ratios(comparison.ours[0])
     assert set(ratios) == {"preprocess", "network", "postprocess", "total"}
+    onnx = comparison.ours[1].latency
+    assert math.isnan(onnx.preprocess.median) and onnx.total.median == onnx.network.median
     assert report.rows[0].madds == report.rows[1].madds
     table = format_report(report)
     assert "ours ÷ torchvision" in table and "untrained" in table

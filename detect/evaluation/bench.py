@@ -53,6 +53,7 @@ from detect.evaluation.latency import (
     detector_runner,
     measure_runners,
     onnx_runner,
+    peak_gflops,
     threads,
     torchvision_runner,
 )
@@ -426,6 +427,8 @@ def bench(
     comparison: Comparison | None = None
     notes: list[str] = []
     with threads(num_threads):
+        if device == "cpu":
+            settings["peak_gflops"] = peak_gflops()
         if ckpt is not None:
             from detect.training.checkpoint import load_checkpoint  # pulls in Lightning
 
@@ -551,6 +554,17 @@ def format_report(report: BenchReport) -> str:
                     "  warning: NOT the same detections as torchvision, so this ratio does not "
                     "compare like with like"
                 )
+        peak = report.settings.get("peak_gflops")
+        if peak:
+            floor = 2 * comparison.theirs.madds / (peak * 1e9) * 1000
+            fastest = min(comparison.ours, key=lambda row: row.latency.total.median)
+            ours_ms = fastest.latency.total.median
+            lines.append(
+                f"floor: {2 * comparison.theirs.madds / 1e9:.2f} GFLOP at this CPU's measured "
+                f"float32 peak ({peak:.0f} GFLOP/s, {report.settings['threads']} threads, matrix "
+                f"product) = {floor:.1f} ms; fastest of ours, {fastest.model}: "
+                f"{ours_ms:.1f} ms = {ours_ms / floor:.1f}× the floor"
+            )
         if comparison.theirs.weights == UNTRAINED:
             madds = comparison.ours[0].madds
             lines.append(

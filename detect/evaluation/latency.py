@@ -102,6 +102,20 @@ def threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def peak_gflops(size: int = 2048, repeats: int = 10) -> float:
+    """This CPU's attainable float32 peak with the current threads: the best of ``repeats``
+    ``size``×``size`` matrix products (2·n³ FLOPs each), the kernel closest to the FMA limit."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(2):
+        a @ b
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)

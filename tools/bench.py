@@ -24,7 +24,9 @@ def main(cfg: DictConfig) -> None:
         compare_torchvision=cfg.compare_torchvision,
         images_dir=cfg.images_dir,
         seed=cfg.seed,
-        backends=Backends(list(cfg.backends), cfg.calibration_dir, cfg.calibration_images),
+        backends=Backends(
+            list(cfg.backends), cfg.calibration_dir, cfg.calibration_images, cfg.spin
+        ),
         weights=cfg.weights,
         trained_like=TrainedLike(**cfg.trained_like),
     )

@@ -16,8 +16,9 @@ there. ``weights=trained_like`` gives torchvision's configuration a trained scor
 instead: its seeded model trained briefly on real COCO images (:mod:`trained_like`, cached).
 The table says which weights were timed.
 
-Our backends (``backends``): ``pytorch`` (eager), ``onnxruntime`` (the whole pipeline as one
-ONNX graph, fp32) and ``onnxruntime_int8`` (the same, statically quantised, calibrated on
+Our backends (``backends``): ``pytorch`` (eager, Conv+BN folded), ``pytorch_compiled`` (the
+same under ``torch.compile``, compiled before timing), ``onnxruntime`` (the whole pipeline as
+one ONNX graph, fp32) and ``onnxruntime_int8`` (the same, statically quantised, calibrated on
 ``calibration_images`` real images). The torchvision comparison builds its model seeded
 (``weights=None``), loads that state dict into ours (``load_torchvision``) and times every
 backend and torchvision in one interleaved loop; the ratio is ours ÷ torchvision's median time
@@ -58,6 +59,7 @@ from detect.evaluation.latency import (
     torchvision_runner,
 )
 from detect.evaluation.trained_like import TRAINED_LIKE, TrainedLike, trained_like_state_dict
+from detect.export.fuse import fuse_conv_bn
 from detect.export.onnx import export_bytes, match_detections, metadata_for, to_numpy
 from detect.export.quantize import quantize_int8
 from detect.export.runtime import ExportMetadata, OnnxDetector
@@ -65,7 +67,7 @@ from detect.models import SSDLite, load_torchvision, ssdlite
 from detect.models.backbones import SPECS
 from detect.models.convert import remap_in_order
 
-BACKEND_NAMES = ("pytorch", "onnxruntime", "onnxruntime_int8")
+BACKEND_NAMES = ("pytorch", "pytorch_compiled", "onnxruntime", "onnxruntime_int8")
 NUM_CLASSES = 91  # torchvision's COCO head: background + 90 category ids
 TORCHVISION = "torchvision ssdlite320_mobilenet_v3_large"
 TORCHVISION_SIZE = 320
@@ -289,6 +291,7 @@ class Backends:
     names: Sequence[str] = ("pytorch",)
     calibration_dir: str | Path | None = None
     calibration_images: int = 32
+    spin: bool = False  # ONNX Runtime's workers busy-wait between runs (see session_options)
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.names if name not in BACKEND_NAMES]
@@ -310,8 +313,10 @@ def backend_runners(
     runners: dict[str, Runner] = {}
     fp32_export: bytes | None = None
     for backend in backends.names:
-        if backend == "pytorch":
-            runners[f"{name} [pytorch]"] = detector_runner(model, images, device)
+        if backend.startswith("pytorch"):  # as load_detector serves it: Conv+BN folded
+            fused = fuse_conv_bn(model)
+            network = torch.compile(fused) if backend == "pytorch_compiled" else fused
+            runners[f"{name} [{backend}]"] = detector_runner(network, images, device)
             continue
         if device != "cpu":
             raise ValueError(f"backend {backend} runs on the CPU; use device=cpu")
@@ -322,7 +327,8 @@ def backend_runners(
             calibration = load_images(backends.calibration_dir, backends.calibration_images)
             exported = quantize_int8(exported, [image.numpy() for image in calibration])
         threads = torch.get_num_threads()
-        runners[f"{name} [{backend}]"] = onnx_runner(OnnxDetector(exported, threads), images)
+        detector = OnnxDetector(exported, threads, backends.spin)
+        runners[f"{name} [{backend}]"] = onnx_runner(detector, images)
     return runners
 
 
@@ -417,6 +423,7 @@ def bench(
         "image_sizes": [list(image.shape[-2:]) for image in images],
         "seed": seed,
         "backends": list(backends.names),
+        "onnxruntime_spin": backends.spin,
         "versions": {
             "torch": torch.__version__,
             "torchvision": torchvision.__version__,

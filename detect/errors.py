@@ -9,9 +9,10 @@ from typing import ParamSpec, TypeVar
 
 from detect.data.coco import DatasetError
 from detect.export.runtime import ExportError
+from detect.inference.stream import StreamConfigError
 from detect.training.checkpoint import CheckpointError
 
-USER_ERRORS = (CheckpointError, DatasetError, ExportError, FileNotFoundError)
+USER_ERRORS = (CheckpointError, DatasetError, ExportError, StreamConfigError, FileNotFoundError)
 
 P = ParamSpec("P")
 R = TypeVar("R")

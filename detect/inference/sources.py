@@ -1,0 +1,323 @@
+"""Frame sources: images, folders and globs, video files, webcams and network streams.
+
+``open_sources(["clip.mp4", "shots/*.jpg", "0", "rtsp://cam/live"])`` checks that every source
+opens (or raises a :class:`SourceError` naming it) and returns one :class:`Source` each; a
+source's ``frames(stop)`` yields :class:`Frame`\\ s until it ends or ``stop`` is set. Live
+sources (webcams, URLs) that drop are reopened with bounded exponential backoff.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv"}
+GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+class SourceError(FileNotFoundError):
+    """A source that cannot be opened; the message names it. (A ``FileNotFoundError`` so that
+    the tools' ``friendly_errors`` print it as one line: to the user it is a missing input.)"""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"cannot open video source {source!r}: {reason}")
+        self.source = source
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    """How a live source that drops is reopened: ``tries`` attempts, waiting ``backoff_s``,
+    then twice as long each time, at most ``max_backoff_s``."""
+
+    tries: int = 5
+    backoff_s: float = 0.5
+    max_backoff_s: float = 8.0
+
+    def delays(self) -> Iterator[float]:
+        for attempt in range(self.tries):
+            yield min(self.backoff_s * 2**attempt, self.max_backoff_s)
+
+
+@dataclass(eq=False)
+class Frame:
+    """One decoded frame: ``bgr`` (H, W, 3) uint8 as OpenCV gives it, ``rgb`` (3, H, W) for the
+    detector (dropped once detected); ``timestamp`` in seconds (position in a file, Unix time
+    of capture for a live source, ``None`` for a still image); ``name`` an image's file name."""
+
+    source: str
+    index: int
+    timestamp: float | None
+    bgr: np.ndarray
+    rgb: np.ndarray | None
+    read_at: float  # time.perf_counter() when decoded
+    name: str | None = None
+
+
+@dataclass(eq=False)
+class Source:
+    """A frame source. ``live``: frames come at their own pace and may be dropped (webcams,
+    URLs). ``length``: number of frames when known. ``reconnects`` counts reopenings."""
+
+    name: str
+    kind: str  # "images" | "video" | "webcam" | "stream"
+    live: bool
+    length: int | None = None
+    fps: float | None = None
+    reconnects: int = 0
+    error: str | None = None
+    slug: str = ""
+
+    def frames(self, stop: threading.Event, pace: bool = False) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the source holds (idempotent)."""
+
+
+def to_rgb_chw(bgr: np.ndarray) -> np.ndarray:
+    """(H, W, 3) BGR → contiguous (3, H, W) RGB, the layout the detector takes."""
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).transpose(2, 0, 1))
+
+
+@dataclass(eq=False)
+class ImageSource(Source):
+    """Still images, in the given order; an image that fails to decode is skipped (warned)."""
+
+    files: list[Path] = field(default_factory=list)
+
+    def frames(self, stop: threading.Event, pace: bool = False) -> Iterator[Frame]:
+        for index, file in enumerate(self.files):
+            if stop.is_set():
+                return
+            bgr = cv2.imread(str(file), cv2.IMREAD_COLOR)
+            if bgr is None:
+                log.warning("%s: skipping %s, not a readable image", self.name, file)
+                continue
+            rgb = to_rgb_chw(bgr)
+            yield Frame(self.name, index, None, bgr, rgb, time.perf_counter(), file.name)
+
+
+@dataclass(eq=False)
+class VideoSource(Source):
+    """A video file, webcam or network stream read with OpenCV's FFmpeg (or V4L2) backend."""
+
+    target: str | int = ""
+    loop: bool = False
+    reconnect: Reconnect = field(default_factory=Reconnect)
+    timeout_s: float = 10.0
+    capture: cv2.VideoCapture | None = None
+
+    def open(self) -> cv2.VideoCapture:
+        """A new capture, or a :class:`SourceError` that says why not."""
+        if isinstance(self.target, int):
+            capture = cv2.VideoCapture(self.target)
+            reason = f"no camera answers at index {self.target}"
+        else:
+            timeout_ms = int(self.timeout_s * 1000)
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms]
+            params += [cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
+            reason = (
+                f"no answer within {self.timeout_s:g} s or not a stream FFmpeg can read"
+                if self.kind == "stream"
+                else "not a video FFmpeg can read"
+            )
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(self.name, reason)
+        return capture
+
+    def start(self) -> None:
+        """Open now (so a bad source fails before the pipeline starts) and read its properties."""
+        self.capture = self.open()
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 0 < fps < 1000 else None
+        count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.length = count if count > 0 and not self.live and not self.loop else None
+
+    def frames(self, stop: threading.Event, pace: bool = False) -> Iterator[Frame]:
+        if self.capture is None:
+            self.start()
+        index, offset, last = 0, 0.0, 0.0
+        began = time.perf_counter()
+        period = 1.0 / self.fps if pace and self.fps else 0.0
+        try:
+            while not stop.is_set():
+                if period:  # a file read "live": at its own frame rate
+                    wait = began + index * period - time.perf_counter()
+                    if wait > 0 and stop.wait(wait):
+                        return
+                ok, bgr = self.capture.read()
+                if not ok:
+                    if self.live and self.reopen(stop):
+                        continue
+                    if self.loop and index and self.rewind():
+                        offset = last + (period or 1.0 / (self.fps or 25.0))
+                        continue
+                    return
+                if self.live:
+                    timestamp = time.time()
+                else:
+                    timestamp = offset + self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
+                    last = timestamp
+                yield Frame(self.name, index, timestamp, bgr, to_rgb_chw(bgr), time.perf_counter())
+                index += 1
+        finally:
+            self.close()
+
+    def rewind(self) -> bool:
+        """Start a looped file again from its first frame."""
+        self.capture.release()
+        self.capture = self.open()
+        return True
+
+    def reopen(self, stop: threading.Event) -> bool:
+        """Reconnect a dropped live source with backoff; False once the tries are spent (the
+        source then ends with ``error`` set) or when stopped."""
+        self.capture.release()
+        for attempt, delay in enumerate(self.reconnect.delays(), start=1):
+            log.warning(
+                "%s: stream lost, reconnecting in %.1f s (try %d of %d)",
+                self.name,
+                delay,
+                attempt,
+                self.reconnect.tries,
+            )
+            if stop.wait(delay):
+                return False
+            try:
+                self.capture = self.open()
+            except SourceError:
+                continue
+            self.reconnects += 1
+            log.warning("%s: reconnected", self.name)
+            return True
+        self.capture = None
+        self.error = f"stream lost; {self.reconnect.tries} reconnection tries failed"
+        log.error("%s: %s", self.name, self.error)
+        return False
+
+    def close(self) -> None:
+        if self.capture is not None:
+            self.capture.release()
+            self.capture = None
+
+
+def expand(spec: str) -> list[Path]:
+    """The image and video files a folder or glob names, sorted."""
+    path = Path(spec)
+    if path.is_dir():
+        files = [file for file in path.iterdir() if file.is_file()]
+    else:
+        files = [Path(name) for name in glob.glob(spec, recursive=True)]
+    known = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    return sorted(file for file in files if file.suffix.lower() in known)
+
+
+def open_source(
+    spec: str | int,
+    loop: bool = False,
+    reconnect: Reconnect | None = None,
+    timeout_s: float = 10.0,
+) -> list[Source]:
+    """The source(s) ``spec`` names, opened: a webcam index, a URL, an image, a video file, or a
+    folder/glob (all its images as one source, each video as its own)."""
+    reconnect = reconnect or Reconnect()
+    name = str(spec)
+    options = {"loop": loop, "reconnect": reconnect, "timeout_s": timeout_s}
+    if isinstance(spec, int) or name.isdigit():
+        sources: list[Source] = [
+            VideoSource(name, "webcam", live=True, target=int(name), **options)
+        ]
+    elif "://" in name:
+        sources = [VideoSource(name, "stream", live=True, target=name, **options)]
+    elif Path(name).is_file():
+        if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+            sources = [ImageSource(name, "images", live=False, files=[Path(name)])]
+        else:
+            sources = [VideoSource(name, "video", live=False, target=name, **options)]
+    elif Path(name).is_dir() or GLOB_CHARS.search(name):
+        files = expand(name)
+        if not files:
+            raise SourceError(name, "no image or video files there")
+        images = [file for file in files if file.suffix.lower() in IMAGE_SUFFIXES]
+        videos = [file for file in files if file.suffix.lower() in VIDEO_SUFFIXES]
+        sources = [ImageSource(name, "images", live=False, files=images)] if images else []
+        sources += [
+            VideoSource(str(file), "video", live=False, target=str(file), **options)
+            for file in videos
+        ]
+    else:
+        raise SourceError(name, "no such file or directory")
+    for source in sources:
+        start(source)
+    return sources
+
+
+def start(source: Source) -> None:
+    """Open a source now: a bad file or a URL that does not answer fails here, by name."""
+    if isinstance(source, VideoSource):
+        source.start()
+    elif isinstance(source, ImageSource):
+        if cv2.imread(str(source.files[0]), cv2.IMREAD_COLOR) is None:
+            raise SourceError(str(source.files[0]), "not an image OpenCV can read")
+        source.length = len(source.files)
+
+
+def slug(name: str) -> str:
+    """A file-name-safe short form of a source name (for output files)."""
+    if "://" in name:
+        text = name.split("://", 1)[1]
+    else:
+        path = Path(name.split("#")[0])
+        while GLOB_CHARS.search(str(path)) and path != path.parent:
+            path = path.parent  # photos/*.jpg → photos
+        text = path.stem if path.is_file() else path.name
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "source"
+
+
+def open_sources(
+    specs: str | int | Sequence[str | int],
+    loop: bool = False,
+    reconnect: Reconnect | None = None,
+    timeout_s: float = 10.0,
+) -> list[Source]:
+    """Every source the specs name, opened, with unique names and ``slug``\\ s; on an error,
+    the sources opened so far are closed and the :class:`SourceError` names the culprit."""
+    if isinstance(specs, (str, int)):
+        specs = [specs]
+    if not specs:
+        raise SourceError("", "no source given: source=<image|folder|glob|video|webcam|URL>")
+    sources: list[Source] = []
+    try:
+        for spec in specs:
+            sources += open_source(spec, loop, reconnect, timeout_s)
+    except BaseException:
+        for source in sources:
+            source.close()
+        raise
+    names: dict[str, int] = {}
+    slugs: dict[str, int] = {}
+    for source in sources:  # the same source twice: "clip.mp4", "clip.mp4#2"
+        names[source.name] = names.get(source.name, 0) + 1
+        if names[source.name] > 1:
+            source.name = f"{source.name}#{names[source.name]}"
+        base = slug(source.name)
+        slugs[base] = slugs.get(base, 0) + 1
+        source.slug = base if slugs[base] == 1 else f"{base}_{slugs[base]}"
+    return sources

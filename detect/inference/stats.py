@@ -1,0 +1,123 @@
+"""Counters and per-stage latencies of a detection stream, and the summary it ends with."""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RECENT = 4096  # latency samples kept per stage: percentiles over the latest, memory stays flat
+
+
+class Stage:
+    """Latency of one pipeline stage: count and total over the whole run, percentiles over the
+    latest ``RECENT`` samples. One thread writes each instance."""
+
+    def __init__(self) -> None:
+        self.count, self.total = 0, 0.0
+        self.recent: collections.deque[float] = collections.deque(maxlen=RECENT)
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.total += seconds
+        self.recent.append(seconds)
+
+    def merge(self, others: list[Stage]) -> Stage:
+        """This stage with ``others`` folded in (for a per-source stage summed over sources)."""
+        for other in others:
+            self.count += other.count
+            self.total += other.total
+            self.recent.extend(other.recent)
+        return self
+
+    def row(self, name: str, unit: str) -> str:
+        if not self.count:
+            return f"| {name} | {unit} | 0 | – | – | – |"
+        p50, p90 = np.percentile(np.array(self.recent) * 1000, [50, 90])
+        mean = self.total / self.count * 1000
+        return f"| {name} | {unit} | {self.count} | {mean:.2f} | {p50:.2f} | {p90:.2f} |"
+
+
+@dataclass
+class SourceStats:
+    """One source: frames read, processed (detected), dropped (realtime: a newer frame came
+    first; on stop: never reached the detector), reconnections, and how it ended."""
+
+    name: str
+    kind: str
+    mode: str
+    read: int = 0
+    processed: int = 0
+    dropped: int = 0
+    reconnects: int = 0
+    status: str = "running"
+    read_latency: Stage = field(default_factory=Stage)
+
+
+@dataclass
+class StreamSummary:
+    """What a stream did: per-source counts, end-to-end FPS, per-stage latency, batch sizes."""
+
+    sources: list[SourceStats]
+    wall_s: float
+    stages: dict[str, Stage]
+    batch_sizes: dict[int, int]
+    stopped_by: str | None = None
+    outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return sum(source.read for source in self.sources)
+
+    @property
+    def processed(self) -> int:
+        return sum(source.processed for source in self.sources)
+
+    @property
+    def dropped(self) -> int:
+        return sum(source.dropped for source in self.sources)
+
+    @property
+    def fps(self) -> float:
+        """Frames processed (detected and written) per second of wall time, end to end."""
+        return self.processed / self.wall_s if self.wall_s > 0 else 0.0
+
+    def format(self) -> str:
+        """Markdown: a row per source (and a total), then a row per stage."""
+        lines = [
+            "| source | mode | read | processed | dropped | reconnects | status |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {s.name} | {s.mode} | {s.read} | {s.processed} | {s.dropped} | {s.reconnects} "
+            f"| {s.status} |"
+            for s in self.sources
+        ]
+        if len(self.sources) > 1:
+            lines.append(
+                f"| all | | {self.read} | {self.processed} | {self.dropped} "
+                f"| {sum(s.reconnects for s in self.sources)} | |"
+            )
+        batches = sum(self.batch_sizes.values())
+        mean_batch = sum(k * n for k, n in self.batch_sizes.items()) / batches if batches else 0
+        units = {
+            "read": "frame",
+            "infer": f"batch (mean {mean_batch:.2f} frames)",
+            "write": "frame",
+            "end_to_end": "frame (decoded → written)",
+        }
+        lines += [
+            "",
+            "| stage | per | count | mean ms | p50 ms | p90 ms |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [stage.row(name, units.get(name, "")) for name, stage in self.stages.items()]
+        end = f"stopped by {self.stopped_by}" if self.stopped_by else "all sources ended"
+        lines += [
+            "",
+            f"{self.processed} frames processed in {self.wall_s:.2f} s: "
+            f"{self.fps:.1f} FPS end to end ({end})",
+        ]
+        return "\n".join(lines)

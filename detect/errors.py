@@ -1,31 +1,56 @@
-"""User-facing errors: the tools print their message instead of a traceback."""
+"""The user-facing errors, in one place: a tool prints their message as one line, no traceback.
+
+An error a user fixes by changing an input — a file, a config value, a video source — is one of
+these, and its message names the thing and what to do; anything else is a bug and keeps its
+traceback. This module imports nothing, so every layer (the torch-free ONNX runtime too) can
+raise them.
+"""
 
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
 
-from detect.data.coco import DatasetError
-from detect.export.runtime import ExportError
-from detect.inference.stream import StreamConfigError
-from detect.training.checkpoint import CheckpointError
-
-USER_ERRORS = (CheckpointError, DatasetError, ExportError, StreamConfigError, FileNotFoundError)
-
-P = ParamSpec("P")
-R = TypeVar("R")
+class DetectError(Exception):
+    """Base of every error that is the input's fault, not the program's."""
 
 
-def friendly_errors(main: Callable[P, R]) -> Callable[P, R]:
-    """Exit with status 1 and ``error: <message>`` on a bad checkpoint, export, dataset or path."""
+class ConfigError(DetectError, ValueError):
+    """A config value that cannot work (a width ≤ 0, a batch size of 0, a refused resume)."""
 
-    @functools.wraps(main)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return main(*args, **kwargs)
-        except USER_ERRORS as error:
-            sys.exit(f"error: {error}")
 
-    return wrapper
+class DatasetError(DetectError, ValueError):
+    """A dataset that cannot be used as given; the message names the file and the fix."""
+
+
+class ImageError(DatasetError):
+    """An image file that cannot be read; ``reason`` says why (empty, truncated, …)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+class CheckpointError(DetectError, ValueError):
+    """A file that is not a usable detect checkpoint; the message names it and says why."""
+
+
+class ExportError(DetectError, ValueError):
+    """A file that is not a usable exported detector; the message names it and says why."""
+
+
+class StreamConfigError(ConfigError):
+    """A stream setting that cannot work (mode, sizes, backend); the message says which."""
+
+
+class IncompleteRunError(DetectError):
+    """A run that finished and closed its outputs, but did not process everything it was given
+    (a truncated file, a lost stream): the tool exits with code 2, not 1."""
+
+    exit_code = 2
+
+
+class SourceError(DetectError):
+    """A video or image source that cannot be opened; the message names it."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"cannot open video source {source!r}: {reason}")
+        self.source = source

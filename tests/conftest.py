@@ -1,4 +1,5 @@
-"""Shared fixtures: real COCO images from ../shared/data (skipped with a reason when absent)."""
+"""Shared fixtures: real COCO images and clips from the shared data (skipped with a reason when
+absent), tiny shapes sets and checkpoints, composed tool configs."""
 
 from __future__ import annotations
 
@@ -8,19 +9,30 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from omegaconf import DictConfig
+from support.checkpoints import make_checkpoint
+from support.configs import compose_config
+from support.paths import COCO_SUBSET, VIDEOS
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-COCO_SUBSET = SHARED_DATA / "coco_subset"
+from detect.data.images import load_images, read_image, to_chw_tensor
+
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+VAL_ANNOTATIONS = COCO_SUBSET / "annotations" / "instances_val2017.json"
+SHORT_CLIP = "vtest_480x360_h264.mp4"  # 795 frames, 480×360, 10 fps: the shortest clip here
 
 
 @pytest.fixture(scope="session")
-def coco_val_dir() -> Path:
-    path = COCO_SUBSET / "val2017"
-    if not path.is_dir():
-        pytest.skip(f"real data not found at {path}: check out ../shared beside the project")
-    return path
+def coco_subset() -> Path:
+    """The shared real COCO subset's root (val2017/, train2017/, annotations/)."""
+    if not COCO_SUBSET.is_dir():
+        pytest.skip(f"real data not found at {COCO_SUBSET}: check out ../shared beside it")
+    return COCO_SUBSET
+
+
+@pytest.fixture(scope="session")
+def coco_val_dir(coco_subset: Path) -> Path:
+    return coco_subset / "val2017"
 
 
 @pytest.fixture(scope="session")
@@ -28,15 +40,20 @@ def real_images(coco_val_dir: Path) -> torch.Tensor:
     """Six real COCO val2017 images, resized to 224×224, ImageNet-normalised: (6, 3, 224, 224)."""
     batch = []
     for file in sorted(coco_val_dir.glob("*.jpg"))[:6]:
-        image = cv2.cvtColor(cv2.imread(str(file)), cv2.COLOR_BGR2RGB)
-        image = cv2.resize(image, (224, 224), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(read_image(file), (224, 224), interpolation=cv2.INTER_AREA)
         batch.append((image.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD)
     return torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).contiguous()
 
 
+@pytest.fixture(scope="session")
+def coco_images(coco_val_dir: Path) -> list[torch.Tensor]:
+    """Six real COCO val images of mixed sizes, (3, H, W) uint8, decoded once."""
+    return load_images(coco_val_dir, 6)
+
+
 def load_rgb(file: Path) -> torch.Tensor:
     """A real image as a (3, H, W) uint8 tensor."""
-    return torch.from_numpy(cv2.cvtColor(cv2.imread(str(file)), cv2.COLOR_BGR2RGB)).permute(2, 0, 1)
+    return to_chw_tensor(read_image(file))
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +61,7 @@ def coco_val_samples(coco_val_dir: Path) -> list[tuple[torch.Tensor, dict[str, t
     """Four real val images (mixed sizes) with their official non-crowd boxes (xyxy) and labels."""
     from pycocotools.coco import COCO
 
-    coco = COCO(str(COCO_SUBSET / "annotations" / "instances_val2017.json"))
+    coco = COCO(str(VAL_ANNOTATIONS))
     samples = []
     for image_id in sorted(coco.getImgIds())[:4]:
         info = coco.loadImgs(image_id)[0]
@@ -63,4 +80,48 @@ def coco_val_set(coco_val_dir: Path):
     """The real val subset as our COCO-format dataset (no transforms)."""
     from detect.data.coco import CocoDetection
 
-    return CocoDetection(coco_val_dir, COCO_SUBSET / "annotations" / "instances_val2017.json")
+    return CocoDetection(coco_val_dir, VAL_ANNOTATIONS)
+
+
+@pytest.fixture(scope="session")
+def videos_dir() -> Path:
+    if not (VIDEOS / SHORT_CLIP).is_file():
+        pytest.skip(f"real clips not found at {VIDEOS}: check out ../shared beside the project")
+    return VIDEOS
+
+
+@pytest.fixture(scope="session")
+def short_clip(videos_dir: Path) -> Path:
+    return videos_dir / SHORT_CLIP
+
+
+@pytest.fixture(scope="session")
+def tiny_shapes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``debug=tiny`` shapes set (24 train and 9 val images of 96 px; the odd val count
+    makes DDP pad it with a repeat), generated once for the session."""
+    from detect.data.shapes import generate_shapes
+
+    generation = compose_config("train", ["debug=tiny"]).data.generation
+    return generate_shapes(tmp_path_factory.mktemp("shapes"), **generation)
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained 96-px SSDLite (V3-Small ×0.25) checkpoint over 3 shape categories."""
+    folder = tmp_path_factory.mktemp("ckpt")
+    return make_checkpoint(folder / "tiny.ckpt", folder / "shapes")
+
+
+@pytest.fixture
+def cfg_train(tiny_shapes: Path, tmp_path: Path) -> DictConfig:
+    """``conf/train.yaml`` with ``debug=tiny`` on the session's tiny shapes, writing under
+    ``tmp_path`` (run ``t``)."""
+    return compose_config(
+        "train", ["debug=tiny", f"data.root={tiny_shapes}", f"runs_dir={tmp_path}", "run_name=t"]
+    )
+
+
+@pytest.fixture
+def cfg_eval(tiny_ckpt: Path, tmp_path: Path) -> DictConfig:
+    """``conf/eval.yaml`` on ``tiny_ckpt``, writing under ``tmp_path``."""
+    return compose_config("eval", [f"ckpt={tiny_ckpt}", f"output_dir={tmp_path / 'eval'}"])

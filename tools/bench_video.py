@@ -3,8 +3,8 @@
 import hydra
 from omegaconf import DictConfig
 
-from detect.errors import friendly_errors
-from detect.inference.bench_video import run_bench_video
+from detect.benchmarks.video import run_bench_video
+from detect.cli import friendly_errors
 
 
 @hydra.main(config_path="../conf", config_name="bench_video", version_base="1.3")

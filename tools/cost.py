@@ -3,13 +3,14 @@
 import hydra
 from omegaconf import DictConfig
 
-from detect.evaluation.cost import cost_table, format_cost_table
+from detect.cli import friendly_errors
+from detect.cli.summary import run_cost
 
 
 @hydra.main(config_path="../conf", config_name="cost", version_base="1.3")
+@friendly_errors
 def main(cfg: DictConfig) -> None:
-    print(f"Backbone cost at {cfg.size}×{cfg.size}, 1000 classes (M = millions)\n")
-    print(format_cost_table(cost_table(list(cfg.backbones), list(cfg.widths), cfg.size)))
+    run_cost(cfg)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 import hydra
 from omegaconf import DictConfig
 
-from detect.errors import friendly_errors
-from detect.evaluation.run import run_eval
+from detect.cli import friendly_errors
+from detect.cli.eval import run_eval
 
 
 @hydra.main(config_path="../conf", config_name="eval", version_base="1.3")

@@ -3,8 +3,8 @@
 import hydra
 from omegaconf import DictConfig
 
-from detect.errors import friendly_errors
-from detect.export.run import run_export
+from detect.cli import friendly_errors
+from detect.cli.export import run_export
 
 
 @hydra.main(config_path="../conf", config_name="export", version_base="1.3")

@@ -7,8 +7,8 @@ would shadow the ``detect`` package for every tool in this folder.)
 import hydra
 from omegaconf import DictConfig
 
-from detect.errors import friendly_errors
-from detect.inference.run import run_detect
+from detect.cli import friendly_errors
+from detect.cli.predict import run_detect
 
 
 @hydra.main(config_path="../conf", config_name="predict", version_base="1.3")

@@ -3,13 +3,14 @@
 import hydra
 from omegaconf import DictConfig
 
-from detect.evaluation.cost import format_summary
+from detect.cli import friendly_errors
+from detect.cli.summary import run_summary
 
 
 @hydra.main(config_path="../conf", config_name="summary", version_base="1.3")
+@friendly_errors
 def main(cfg: DictConfig) -> None:
-    model = hydra.utils.instantiate(cfg.backbone, num_classes=cfg.num_classes)
-    print(format_summary(model, cfg.size))
+    run_summary(cfg)
 
 
 if __name__ == "__main__":

@@ -17,47 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 from pycocotools.coco import COCO
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from detect.data.categories import CategoryMap
+from detect.data.images import probe_image, read_image
+from detect.errors import DatasetError, ImageError
+
 log = logging.getLogger(__name__)
 
-# OpenCV's thread pool, once started in a process, deadlocks DataLoader workers forked from it
-# later (e.g. images decoded here, then an evaluation loader with workers). Images are small
-# work items and parallelism comes from the workers, so OpenCV stays single-threaded.
-cv2.setNumThreads(1)
 BadSamplePolicy = Literal["skip", "raise"]
-
-
-class DatasetError(ValueError):
-    """A dataset that cannot be used as given; the message names the file and the fix."""
-
-
-@dataclass(frozen=True)
-class CategoryMap:
-    """COCO category ids (e.g. 91-id scheme, with gaps) ↔ contiguous labels 1..K, 0 = background."""
-
-    coco_ids: tuple[int, ...]
-    names: tuple[str, ...]
-
-    @classmethod
-    def from_coco(cls, categories: list[dict[str, Any]]) -> CategoryMap:
-        ordered = sorted(categories, key=lambda c: c["id"])
-        return cls(tuple(c["id"] for c in ordered), tuple(c["name"] for c in ordered))
-
-    def label(self, coco_id: int) -> int:
-        return self.coco_ids.index(coco_id) + 1
-
-    def coco_id(self, label: int) -> int:
-        return self.coco_ids[label - 1]
-
-    @property
-    def num_classes(self) -> int:
-        """Including background."""
-        return len(self.coco_ids) + 1
 
 
 @dataclass
@@ -78,6 +49,11 @@ class DataReport:
         examples = self.dropped_examples.setdefault(reason, [])
         if len(examples) < 5 and file_name not in examples:
             examples.append(file_name)
+
+    @property
+    def clean(self) -> bool:
+        """Nothing skipped or dropped (crowd regions are ignored by design, not a problem)."""
+        return not (self.skipped_images or self.dropped_boxes)
 
     def summary(self) -> str:
         lines = [
@@ -132,20 +108,6 @@ class Record:
     labels: np.ndarray
 
 
-def read_image(file: Path) -> np.ndarray | None:
-    """RGB uint8 (H, W, 3), or None when the file is missing, corrupt or a truncated JPEG."""
-    try:
-        data = np.fromfile(file, dtype=np.uint8)
-    except OSError:
-        return None
-    # OpenCV decodes a truncated JPEG without complaint, filling the missing rows with grey;
-    # a JPEG must end with the EOI marker (FF D9), allowing a little trailing padding.
-    if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-64:].tobytes():
-        return None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 class CocoDetection(Dataset):
     """An image folder plus an ``instances_*.json``; items are ``(image, target)``.
 
@@ -177,8 +139,6 @@ class CocoDetection(Dataset):
         self.on_bad_sample = on_bad_sample
         self.report = DataReport(str(annotation_file))
         self.records = self._scan(keep_negatives, verify_images)
-        if self.report.skipped_images or self.report.dropped_boxes:
-            log.warning("%s", self.report.summary())
 
     def _bad(self, file_name: str, reason: str) -> None:
         if self.on_bad_sample == "raise":
@@ -194,11 +154,14 @@ class CocoDetection(Dataset):
         for image_id in image_ids:
             info = self.coco.imgs[image_id]
             file = self.image_dir / info["file_name"]
-            if not file.is_file():
-                self._bad(info["file_name"], "image file missing")
-                continue
-            if verify_images and read_image(file) is None:
-                self._bad(info["file_name"], "cannot decode image (corrupt or truncated)")
+            reason = probe_image(file)
+            if reason is None and verify_images:
+                try:
+                    read_image(file)
+                except ImageError as error:
+                    reason = error.reason
+            if reason is not None:
+                self._bad(info["file_name"], reason)
                 continue
             boxes, labels = [], []
             for ann in self.coco.imgToAnns.get(image_id, []):
@@ -251,10 +214,11 @@ class CocoDetection(Dataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, dict[str, Any]] | None:
         """The sample, or None for an image that cannot be decoded (the collate drops it)."""
         record = self.records[index]
-        image = read_image(record.file)
-        if image is None:
-            self._bad(record.file.name, "cannot decode image (corrupt or truncated)")
-            log.warning("skipping %s: cannot decode image", record.file)
+        try:
+            image = read_image(record.file)
+        except ImageError as error:
+            self._bad(record.file.name, error.reason)
+            log.warning("skipping %s", error)
             return None
         boxes, labels = record.boxes, record.labels
         if self.transforms is not None:

@@ -2,55 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import cv2
 import lightning as L
-import numpy as np
 import torch
 from lightning.fabric.utilities.seed import pl_worker_init_function
-from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-Sample = tuple[np.ndarray, dict[str, Any]]
-
-
-def collate(samples: list[Sample | None]) -> tuple[list[Tensor], list[dict[str, Any]]]:
-    """Images as (3, H, W) uint8 tensors, targets as tensors; unreadable samples (None) dropped."""
-    images, targets = [], []
-    for sample in samples:
-        if sample is None:
-            continue
-        image, target = sample
-        images.append(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1))
-        targets.append(
-            {
-                "boxes": torch.as_tensor(target["boxes"], dtype=torch.float32).reshape(-1, 4),
-                "labels": torch.as_tensor(target["labels"], dtype=torch.int64),
-                "image_id": int(target["image_id"]),
-            }
-        )
-    return images, targets
-
-
-def seed_transforms(dataset: Dataset, seed: int) -> None:
-    """Albumentations draws from its own generators, seeded from OS entropy unless told: seed
-    them so that a run's augmentations follow its seed."""
-    transforms = getattr(dataset, "transforms", None)
-    if hasattr(transforms, "set_random_seed"):
-        transforms.set_random_seed(seed)
+from detect.data.batching import collate, seed_transforms, single_threaded
+from detect.errors import ConfigError
 
 
 def init_worker(worker_id: int) -> None:
-    """Seed the worker (Lightning's scheme, and its dataset's augmentations from the worker's
-    torch seed) and keep it to one thread: OpenCV's and torch's thread pools in each worker
-    otherwise fight the training process for the cores."""
+    """A training loader's worker: seeded by Lightning's scheme (per worker and rank), then
+    :func:`~detect.data.batching.single_threaded`."""
     pl_worker_init_function(worker_id)
-    info = torch.utils.data.get_worker_info()
-    if info is not None:
-        seed_transforms(info.dataset, torch.initial_seed() % 2**32)
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
+    single_threaded(worker_id)
 
 
 class DetectionDataModule(L.LightningDataModule):
@@ -77,7 +42,7 @@ class DetectionDataModule(L.LightningDataModule):
     def per_device(self, global_batch: int) -> int:
         world_size = self.trainer.world_size if self.trainer is not None else 1
         if global_batch % world_size:
-            raise ValueError(
+            raise ConfigError(
                 f"global batch size {global_batch} does not divide over {world_size} processes; "
                 f"choose a multiple of {world_size}"
             )
@@ -86,7 +51,7 @@ class DetectionDataModule(L.LightningDataModule):
     def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
         per_device = self.per_device(batch_size)
         if shuffle and len(dataset) < per_device:  # drop_last would leave no batch at all
-            raise ValueError(
+            raise ConfigError(
                 f"the training set has {len(dataset)} images, fewer than one batch "
                 f"({per_device} per process): lower the batch size (loader.batch_size)"
             )

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from detect.errors import ConfigError
+
 COCO_URL = "http://images.cocodataset.org"
 COCO_FILES = {
     "train2017": f"{COCO_URL}/zips/train2017.zip",
@@ -58,7 +60,7 @@ def prepare_coco(root: Path, parts: list[str]) -> Path:
     """Download, verify and unpack the named parts of COCO 2017 under ``root``."""
     unknown = sorted(set(parts) - set(COCO_FILES))
     if unknown:
-        raise ValueError(f"unknown COCO parts {unknown}; choose from {sorted(COCO_FILES)}")
+        raise ConfigError(f"unknown COCO parts {unknown}; choose from {sorted(COCO_FILES)}")
     root.mkdir(parents=True, exist_ok=True)
     for part in parts:
         done_marker = root / f".{part}.done"

@@ -22,11 +22,14 @@ import torch
 from torchvision.ops import box_convert, box_iou
 
 from detect.data.coco import CocoDetection
+from detect.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
 CATEGORIES = ("circle", "square", "triangle")  # COCO category ids 1, 2, 3
 FORMAT_VERSION = 1
+DESCRIPTION = "synthetic shapes (detect.data.shapes)"
+MAX_OBJECTS = 4
 MAX_IOU = 0.3
 GAP_PX = 2  # minimum distance between two shapes' pixels
 MIN_CONTRAST = 100  # some channel of a fill colour differs this much from the background base
@@ -166,7 +169,7 @@ def generate_shapes(
     num_val: int = 100,
     image_size: int = 160,
     seed: int = 0,
-    max_objects: int = 4,
+    max_objects: int = MAX_OBJECTS,
 ) -> Path:
     """Write the shapes dataset under ``root`` (``train/``, ``val/``,
     ``annotations/instances_{train,val}.json``) and return ``root``.
@@ -174,7 +177,11 @@ def generate_shapes(
     Same arguments → byte-identical files; if both json files already hold these arguments in
     their ``info``, nothing is rewritten."""
     if image_size < 32 or max_objects < 1 or num_train < 0 or num_val < 0:
-        raise ValueError("need image_size ≥ 32, max_objects ≥ 1 and non-negative image counts")
+        raise DatasetError(
+            "shapes generation needs image_size ≥ 32, max_objects ≥ 1 and non-negative image "
+            f"counts, got image_size={image_size}, max_objects={max_objects}, "
+            f"num_train={num_train}, num_val={num_val}"
+        )
     root = Path(root)
     params = {
         "num_train": num_train,
@@ -183,19 +190,12 @@ def generate_shapes(
         "seed": seed,
         "max_objects": max_objects,
     }
-    info = {
-        "description": "synthetic shapes (detect.data.shapes)",
-        "version": FORMAT_VERSION,
-        "params": params,
-    }
+    if is_generated(root, **params):
+        log.debug("shapes dataset already at %s", root)
+        return root
+    info = {"description": DESCRIPTION, "version": FORMAT_VERSION, "params": params}
     ann_dir = root / "annotations"
     paths = {split: ann_dir / f"instances_{split}.json" for split in ("train", "val")}
-    try:
-        if all(json.loads(p.read_text())["info"] == info for p in paths.values()):
-            log.info("shapes dataset already at %s", root)
-            return root
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
     rng = np.random.default_rng(seed)
     ann_dir.mkdir(parents=True, exist_ok=True)
     for split, count in (("train", num_train), ("val", num_val)):
@@ -205,6 +205,19 @@ def generate_shapes(
     return root
 
 
+def is_generated(root: Path, **params: int) -> bool:
+    """Whether ``root`` holds the shapes set these generation parameters make."""
+    info = {"description": DESCRIPTION, "version": FORMAT_VERSION, "params": params}
+    try:
+        return all(
+            json.loads((root / "annotations" / f"instances_{split}.json").read_text())["info"]
+            == info
+            for split in ("train", "val")
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def shapes_dataset(
     split: str,
     root: str | Path = "data/shapes",
@@ -212,11 +225,21 @@ def shapes_dataset(
     num_val: int = 100,
     image_size: int = 160,
     seed: int = 0,
+    generate: bool = True,
     **dataset_options: Any,
 ) -> CocoDetection:
-    """One split ("train" or "val") of the shapes set, generated under ``root`` on first use."""
+    """One split ("train" or "val") of the shapes set, generated under ``root`` on first use
+    (``generate=False``: an error instead, for a set a checkpoint records but that is gone)."""
     if split not in ("train", "val"):
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-    root = generate_shapes(Path(root), num_train, num_val, image_size, seed)
+        raise DatasetError(f"the shapes set has train and val splits, not {split!r}")
+    root = Path(root)
+    params = {"num_train": num_train, "num_val": num_val, "image_size": image_size, "seed": seed}
+    if generate:
+        generate_shapes(root, **params)
+    elif not is_generated(root, **params, max_objects=MAX_OBJECTS):
+        raise DatasetError(
+            f"the shapes set at {root} is missing or was generated with other parameters; "
+            "choose a dataset with data=<name>, or data=shapes to generate it"
+        )
     annotation_file = root / "annotations" / f"instances_{split}.json"
     return CocoDetection(root / split, annotation_file, **dataset_options)

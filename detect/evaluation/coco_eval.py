@@ -17,7 +17,8 @@ from pycocotools.cocoeval import COCOeval
 from torch import Tensor
 from torchvision.ops import box_convert
 
-from detect.data.coco import CategoryMap
+from detect.data.categories import CategoryMap
+from detect.io import atomic_write
 
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
@@ -81,8 +82,8 @@ class CocoEvaluator:
 
     def write(self, results_file: Path, metrics_file: Path, metrics: dict[str, float]) -> None:
         """Detections in COCO results format and the metrics, as json."""
-        results_file.write_text(json.dumps(self.results))
-        metrics_file.write_text(json.dumps(metrics, indent=2))
+        atomic_write(results_file, json.dumps(self.results))
+        atomic_write(metrics_file, json.dumps(metrics, indent=2))
 
 
 def mean_valid(precision: np.ndarray) -> float:

@@ -1,18 +1,20 @@
-"""Run a predictor over a COCO-format dataset and score it with pycocotools."""
+"""Run a detector over a COCO-format dataset and score it with pycocotools."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping
+from typing import Any
 
-from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from detect.data.coco import CategoryMap, CocoDetection, DatasetError
-from detect.data.datamodule import collate, init_worker
+from detect.data.batching import collate, single_threaded
+from detect.data.categories import CategoryMap
+from detect.data.coco import CocoDetection
+from detect.data.registry import build_dataset
+from detect.errors import DatasetError
 from detect.evaluation.coco_eval import CocoEvaluator
-
-Detector = Callable[[Sequence[Tensor]], list[dict[str, Tensor]]]
+from detect.models.predictor import Detector
 
 
 def check_categories(dataset: CocoDetection, trained: CategoryMap, source: str) -> None:
@@ -24,6 +26,26 @@ def check_categories(dataset: CocoDetection, trained: CategoryMap, source: str) 
             f"was trained on {len(trained.names)} ({', '.join(trained.names[:5])}…); evaluate on "
             "a set annotated with the same category list"
         )
+
+
+def model_dataset(
+    categories: CategoryMap,
+    run_config: Mapping[str, Any],
+    data: Mapping[str, Any] | None,
+    split: str,
+    source: str,
+) -> CocoDetection:
+    """The ``split`` of ``data`` (None: the set the model records it was trained on, rebuilt
+    from plain fields — see :mod:`detect.data.registry`), checked to hold its categories."""
+    if data is None:
+        stored = run_config.get("data")
+        if not stored:
+            raise DatasetError(f"{source} records no dataset: choose one with data=<name>")
+        dataset = build_dataset(stored, split, source=source, stored=True)
+    else:
+        dataset = build_dataset(data, split)
+    check_categories(dataset, categories, f"model {source}")
+    return dataset
 
 
 def evaluate(
@@ -39,7 +61,7 @@ def evaluate(
         batch_size=batch_size,
         num_workers=num_workers,
         collate_fn=collate,
-        worker_init_fn=init_worker,
+        worker_init_fn=single_threaded,
         persistent_workers=False,
     )
     evaluator = CocoEvaluator(dataset.coco, dataset.categories)

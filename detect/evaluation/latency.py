@@ -6,16 +6,11 @@ the device (moved there once, before timing) — and each stage is timed with ``
 * ours (:func:`measure_detector`): ``preprocess(images, model.size)`` (uint8 → float [0, 1],
   normalise, resize, stack) → ``model(batch.images)`` → ``model.postprocess(outputs,
   batch.original_sizes)`` (decode, per-class top-k, NMS, scale to the original pixels);
-* torchvision's SSD (:func:`torchvision_runner`): its eval ``forward`` cut at the same places:
-  the uint8 → float [0, 1] conversion (which torchvision leaves to the caller, so it is timed
-  here, as ours is inside ``preprocess``) and ``transform`` (normalise, resize, batch) →
-  ``backbone`` + ``head`` → ``anchor_generator`` + ``postprocess_detections`` +
-  ``transform.postprocess``. torchvision makes its anchors on every call, ours once at build
-  time, so that cost is theirs.
+* any other :class:`~detect.models.predictor.Detector` (:func:`opaque_runner`), e.g. ONNX
+  Runtime's whole-pipeline graph: one call holds every stage, so its time is reported as the
+  network stage and its pre- and postprocess stages are NaN (inside the graph).
 
-* ONNX Runtime (:func:`onnx_runner`): one ``session.run`` holds the whole pipeline (see
-  :mod:`detect.export.graph`), so its time is reported as the network stage and its pre- and
-  postprocess stages are NaN (inside the graph).
+(``detect.benchmarks.latency`` adds torchvision's SSD, cut at the same places.)
 
 On CUDA the device is synchronised before the first stage and after each one, so a stage's
 time is its own work, not queued work of the previous one. Every run is preceded by ``warmup``
@@ -29,17 +24,15 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from detect.export.runtime import OnnxDetector
 from detect.models import SSDLite, preprocess
+from detect.models.predictor import Detector
 
 Detections = list[dict[str, Tensor]]
 StageTimes = tuple[float, float, float]  # seconds: preprocess, network, postprocess
@@ -116,12 +109,13 @@ def peak_gflops(size: int = 2048, repeats: int = 10) -> float:
     return 2 * size**3 / best / 1e9
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA); a no-op on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def _on_device(images: Sequence[Tensor], device: torch.device) -> list[Tensor]:
+def on_device(images: Sequence[Tensor], device: torch.device) -> list[Tensor]:
     if not images:
         raise ValueError("no images to time")
     return [image.to(device) for image in images]
@@ -134,86 +128,36 @@ def detector_runner(model: SSDLite, images: Sequence[Tensor], device: str = "cpu
     """
     dev = torch.device(device)
     model.to(dev).eval()
-    batch_images = _on_device(images, dev)
+    batch_images = on_device(images, dev)
 
     def run() -> tuple[StageTimes, Detections]:
         with torch.inference_mode():
-            _sync(dev)
+            sync(dev)
             start = time.perf_counter()
             batch = preprocess(batch_images, model.size)
-            _sync(dev)
+            sync(dev)
             preprocessed = time.perf_counter()
             outputs = model(batch.images)
-            _sync(dev)
+            sync(dev)
             networked = time.perf_counter()
             detections = model.postprocess(outputs, batch.original_sizes)
-            _sync(dev)
+            sync(dev)
             end = time.perf_counter()
         return (preprocessed - start, networked - preprocessed, end - networked), detections
 
     return run
 
 
-def onnx_runner(detector: OnnxDetector, images: Sequence[Tensor]) -> Runner:
-    """One timed ``session.run`` of an exported detector over uint8 ``images`` (CPU)."""
-    arrays = [image.cpu().numpy() for image in _on_device(images, torch.device("cpu"))]
+def opaque_runner(detector: Detector, images: Sequence[Tensor]) -> Runner:
+    """One timed call of any detector over uint8 ``images`` (CPU), all of it one stage."""
+    batch_images = on_device(images, torch.device("cpu"))
 
     def run() -> tuple[StageTimes, Detections]:
         start = time.perf_counter()
-        results = detector(arrays)
-        elapsed = time.perf_counter() - start
-        detections = [
-            {key: torch.from_numpy(result[key]) for key in ("boxes", "scores", "labels")}
-            for result in results
-        ]
-        return (math.nan, elapsed, math.nan), detections
+        detections = detector(batch_images)
+        return (math.nan, time.perf_counter() - start, math.nan), detections
 
     return run
-
-
-def torchvision_stages(tv_model: nn.Module, images: Sequence[Tensor]) -> Detections:
-    """torchvision's SSD eval ``forward`` on float [0, 1] images, written out stage by stage
-    (ssd.py ``SSD.forward``, eval branch); gives exactly ``tv_model(images)``'s detections."""
-    images = list(images)
-    return _torchvision_pass(tv_model, images, images[0].device, convert=False)[1]
-
-
-def _torchvision_pass(
-    tv: Any, images: list[Tensor], dev: torch.device, convert: bool
-) -> tuple[StageTimes, Detections]:
-    with torch.inference_mode():
-        _sync(dev)
-        start = time.perf_counter()
-        if convert:
-            images = [image.float() / 255.0 for image in images]
-        original_sizes = [(int(image.shape[-2]), int(image.shape[-1])) for image in images]
-        image_list, _ = tv.transform(images, None)
-        _sync(dev)
-        preprocessed = time.perf_counter()
-        features = tv.backbone(image_list.tensors)
-        if isinstance(features, Tensor):
-            features = OrderedDict([("0", features)])
-        features = list(features.values())
-        head_outputs = tv.head(features)
-        _sync(dev)
-        networked = time.perf_counter()
-        anchors = tv.anchor_generator(image_list, features)
-        detections = tv.postprocess_detections(head_outputs, anchors, image_list.image_sizes)
-        detections = tv.transform.postprocess(detections, image_list.image_sizes, original_sizes)
-        _sync(dev)
-        end = time.perf_counter()
-    return (preprocessed - start, networked - preprocessed, end - networked), detections
-
-
-def torchvision_runner(
-    tv_model: nn.Module, images: Sequence[Tensor], device: str = "cpu"
-) -> Runner:
-    """One timed pass of torchvision's SSD over uint8 ``images``; the conversion to float
-    [0, 1] is timed in its preprocess stage (ours does it inside ``preprocess``)."""
-    dev = torch.device(device)
-    tv_model.to(dev).eval()
-    batch_images = _on_device(images, dev)
-    return lambda: _torchvision_pass(tv_model, batch_images, dev, convert=True)
 
 
 def measure_runners(

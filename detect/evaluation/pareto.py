@@ -16,14 +16,14 @@ from pathlib import Path
 
 from matplotlib.figure import Figure  # the object API: no display or backend state needed
 
-from detect.evaluation.bench import backbone_options
+from detect.errors import CheckpointError
 from detect.evaluation.cost import counted_cost
-from detect.evaluation.evaluate import evaluate
+from detect.evaluation.evaluate import evaluate, model_dataset
 from detect.evaluation.latency import measure_detector, threads
-from detect.evaluation.run import checkpoint_dataset
-from detect.inference.predictor import Predictor
 from detect.models import SSDLite, ssdlite
-from detect.training.checkpoint import CheckpointError, load_checkpoint
+from detect.models.backbones import backbone_options
+from detect.models.predictor import Predictor
+from detect.weights.checkpoint import load_checkpoint
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def find_checkpoints(entries: Sequence[str]) -> list[Path]:
             elif match.is_dir():
                 found.append(run_checkpoint(match))
             else:
-                raise FileNotFoundError(f"no checkpoint or run directory at {match}")
+                raise CheckpointError(f"no checkpoint or run directory at {match}")
     return found
 
 
@@ -90,7 +90,7 @@ def checkpoint_point(
     backbone = checkpoint.model_config["backbone"]
     name = model_name(checkpoint.model, backbone["name"], backbone["width_mult"])
     point = timed_point(checkpoint.model, name, images, warmup, runs, source=str(path))
-    dataset = checkpoint_dataset(checkpoint, None, "val", str(path))
+    dataset = model_dataset(checkpoint.categories, checkpoint.run_config, None, "val", str(path))
     metrics, _ = evaluate(Predictor(checkpoint.model), dataset, batch_size).compute()
     return ModelPoint(**{**point.__dict__, "ap": metrics["AP"], "ap50": metrics["AP50"]})
 
@@ -101,7 +101,7 @@ def config_point(
     """An untrained configuration (91 COCO classes, V3 with the reduced tail as torchvision's
     SSDLite): the cost side only. Its tied scores make postprocess a worst case, so its
     latency is an upper bound next to a trained model's."""
-    options = backbone_options(backbone, reduced_tail=True)
+    options = {"reduced_tail": True} if "reduced_tail" in backbone_options(backbone) else {}
     model = ssdlite(backbone, width, num_classes=91, size=size, **options)
     tail = " reduced" if options.get("reduced_tail") else ""
     name = f"{model_name(model, backbone, width)}{tail} (untrained, 91 classes)"

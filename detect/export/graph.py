@@ -19,8 +19,6 @@ from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from detect.models import SSDLite
 
-OUTPUT_NAMES = ("boxes", "scores", "labels", "batch_index")
-
 
 class _NonMaxSuppression(torch.autograd.Function):
     """ONNX ``NonMaxSuppression`` (one class: callers shift boxes per class); eager: torchvision."""

@@ -20,17 +20,14 @@ import onnx
 import torch
 from torch import Tensor
 
-from detect.data.coco import CategoryMap
+from detect.data.categories import CategoryMap
 from detect.export.graph import DeployModel
 from detect.export.proto import set_metadata
-from detect.export.runtime import (
-    INPUT_NAME,
-    OUTPUT_NAMES,
-    ExportMetadata,
-    OnnxDetector,
-)
-from detect.inference.predictor import Predictor
+from detect.export.runtime import INPUT_NAME, OUTPUT_NAMES, ExportMetadata, OnnxDetector
+from detect.io import atomic_write
 from detect.models import SSDLite
+from detect.models.predictor import Predictor
+from detect.plain import strip_call_keys
 
 OPSET = 17
 BOX_TOLERANCE = 1e-2  # px in the original image
@@ -79,7 +76,12 @@ def metadata_for(
             f"{len(categories.names)} categories were given"
         )
     return ExportMetadata(
-        categories.coco_ids, categories.names, model.size, model_config, run_config, "fp32"
+        categories.coco_ids,
+        categories.names,
+        model.size,
+        strip_call_keys(model_config),
+        strip_call_keys(run_config),
+        "fp32",
     )
 
 
@@ -161,10 +163,5 @@ def compare_backends(
 
 
 def write_model(data: bytes, path: str | Path) -> Path:
-    """Write atomically: a hidden partial file, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.partial")
-    staging.write_bytes(data)
-    staging.replace(path)
-    return path
+    """Write a serialized model atomically (see :func:`detect.io.atomic_write`)."""
+    return atomic_write(path, data)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import onnx
 
-from detect.export.runtime import METADATA_KEY, ExportError, ExportMetadata
+from detect.errors import ExportError
+from detect.export.runtime import METADATA_KEY, ExportMetadata
 
 
 def read_metadata(proto: onnx.ModelProto) -> ExportMetadata:

@@ -19,13 +19,12 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from detect.errors import ExportError
+from detect.plain import check_plain
+
 INPUT_NAME = "images"
-OUTPUT_NAMES = ("boxes", "scores", "labels", "batch_index")
+OUTPUT_NAMES = ("boxes", "scores", "labels", "batch_index")  # the graph's, in this order
 METADATA_KEY = "detect"  # custom metadata: json with categories, model and run config
-
-
-class ExportError(ValueError):
-    """A file that is not a usable exported detector; the message names it and says why."""
 
 
 @dataclass(frozen=True)
@@ -51,17 +50,25 @@ class ExportMetadata:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> ExportMetadata:
-        raw = json.loads(text)
-        categories = raw["categories"]
-        return cls(
-            tuple(categories["ids"]),
-            tuple(categories["names"]),
-            int(raw["size"]),
-            raw["model"],
-            raw.get("run_config", {}),
-            raw.get("precision", "fp32"),
-        )
+    def from_json(cls, text: str, source: str = "the model") -> ExportMetadata:
+        """Parse and check (plain data only: see :mod:`detect.plain`) a file's metadata."""
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            raise ExportError(f"{source}: its detect metadata is not valid json") from None
+        check_plain(raw, METADATA_KEY, ExportError, source)
+        try:
+            categories = raw["categories"]
+            return cls(
+                tuple(categories["ids"]),
+                tuple(categories["names"]),
+                int(raw["size"]),
+                raw["model"],
+                raw.get("run_config", {}),
+                raw.get("precision", "fp32"),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ExportError(f"{source}: its detect metadata lacks {error}") from None
 
 
 def session_options(threads: int | None, spin: bool = False) -> ort.SessionOptions:
@@ -125,12 +132,10 @@ class OnnxDetector:
     ) -> None:
         self.session = open_session(model, threads, spin)
         meta = self.session.get_modelmeta().custom_metadata_map
+        source = "the model" if isinstance(model, bytes) else str(model)
         if METADATA_KEY not in meta:
-            raise ExportError(
-                f"{'the model' if isinstance(model, bytes) else model} has no detect metadata; "
-                "export it with tools/export.py"
-            )
-        self.metadata = ExportMetadata.from_json(meta[METADATA_KEY])
+            raise ExportError(f"{source} has no detect metadata; export it with tools/export.py")
+        self.metadata = ExportMetadata.from_json(meta[METADATA_KEY], source)
 
     def __call__(self, images: Sequence[np.ndarray]) -> list[dict[str, np.ndarray]]:
         """Per image ``boxes`` (D, 4) xyxy pixels, ``scores``, ``labels`` (1..K), ``coco_ids``,

@@ -1,37 +1,25 @@
 """Inference: images in, detections in original pixels out."""
 
+from detect.inference.backends import LoadedDetector, load_detector
 from detect.inference.outputs import OutputConfig, Outputs, Result, draw
-from detect.inference.sources import (
-    Frame,
-    Reconnect,
-    Source,
-    SourceError,
-    open_sources,
-)
+from detect.inference.sources import Frame, Reconnect, Source, open_sources
 from detect.inference.stats import SourceStats, StreamSummary
-from detect.inference.stream import (
-    DetectionStream,
-    Detector,
-    StreamConfig,
-    StreamConfigError,
-    run_stream,
-)
+from detect.inference.stream import DetectionStream, StreamConfig, run_stream
 
 __all__ = [
     "DetectionStream",
-    "Detector",
     "Frame",
+    "LoadedDetector",
     "OutputConfig",
     "Outputs",
     "Reconnect",
     "Result",
     "Source",
-    "SourceError",
     "SourceStats",
     "StreamConfig",
-    "StreamConfigError",
     "StreamSummary",
     "draw",
+    "load_detector",
     "open_sources",
     "run_stream",
 ]

@@ -9,12 +9,12 @@ Backends:
   in memory on the spot.
 
 Both take (3, H, W) uint8 tensors and give per image ``boxes`` (xyxy, original pixels),
-``scores`` and ``labels`` (contiguous 1..K) as tensors — the ``Detector`` contract.
+``scores`` and ``labels`` (contiguous 1..K) as tensors: :class:`~detect.models.predictor.Detector`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,13 +22,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from detect.data.coco import CategoryMap
+from detect.data.categories import CategoryMap
+from detect.errors import ConfigError, ExportError
 from detect.export.fuse import fuse_conv_bn
-from detect.export.runtime import ExportError, OnnxDetector
-from detect.inference.predictor import Predictor
+from detect.export.onnx import export_bytes, metadata_for
+from detect.export.runtime import OnnxDetector
+from detect.models.predictor import Detector, Predictor
+from detect.weights.checkpoint import load_checkpoint
 
 BACKENDS = ("pytorch", "onnxruntime")
-Detector = Callable[[Sequence[Tensor]], list[dict[str, Tensor]]]
 
 
 class OnnxPredictor:
@@ -65,7 +67,7 @@ def load_detector(
     """``path``: a training checkpoint (``.ckpt``) or an exported model (``.onnx``, which runs
     on ``onnxruntime``). ``threads``: intra-op threads (None: the backend's default)."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     path = Path(path)
     if path.suffix == ".onnx":
         if backend != "onnxruntime":
@@ -78,13 +80,9 @@ def load_detector(
             meta.run_config,
             f"{path} (onnxruntime, {meta.precision})",
         )
-    from detect.training.checkpoint import load_checkpoint  # pulls in Lightning
-
     checkpoint = load_checkpoint(path)
     source = f"{path} (step {checkpoint.global_step}"
     if backend == "onnxruntime":
-        from detect.export.onnx import export_bytes, metadata_for
-
         metadata = metadata_for(
             checkpoint.model, checkpoint.categories, checkpoint.model_config, checkpoint.run_config
         )

@@ -18,7 +18,7 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
-from detect.data.coco import CategoryMap
+from detect.data.categories import CategoryMap
 from detect.inference.sources import Frame, Source
 
 log = logging.getLogger(__name__)

@@ -20,23 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from detect.data.images import IMAGE_SUFFIXES, read_image
+from detect.errors import ImageError, SourceError
+
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv"}
 GLOB_CHARS = re.compile(r"[*?\[]")
-
-
-class SourceError(FileNotFoundError):
-    """A source that cannot be opened; the message names it. (A ``FileNotFoundError`` so that
-    the tools' ``friendly_errors`` print it as one line: to the user it is a missing input.)"""
-
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"cannot open video source {source!r}: {reason}")
-        self.source = source
-
-    def __str__(self) -> str:
-        return self.args[0]
 
 
 @dataclass(frozen=True)
@@ -71,7 +61,10 @@ class Frame:
 @dataclass(eq=False)
 class Source:
     """A frame source. ``live``: frames come at their own pace and may be dropped (webcams,
-    URLs). ``length``: number of frames when known. ``reconnects`` counts reopenings."""
+    URLs). ``length``: number of frames when known. ``reconnects`` counts reopenings. How it
+    ended, when not cleanly: ``error`` (it failed while reading), ``lost`` (a live source out of
+    reconnection tries), ``truncated`` (a file that ended before the frames its container
+    lists), and ``skipped`` (unreadable images, file → reason)."""
 
     name: str
     kind: str  # "images" | "video" | "webcam" | "stream"
@@ -80,6 +73,9 @@ class Source:
     fps: float | None = None
     reconnects: int = 0
     error: str | None = None
+    lost: str | None = None
+    truncated: str | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
     slug: str = ""
 
     def frames(self, stop: threading.Event, pace: bool = False) -> Iterator[Frame]:
@@ -96,7 +92,8 @@ def to_rgb_chw(bgr: np.ndarray) -> np.ndarray:
 
 @dataclass(eq=False)
 class ImageSource(Source):
-    """Still images, in the given order; an image that fails to decode is skipped (warned)."""
+    """Still images, in the given order; an unreadable one is skipped, warned about and kept in
+    ``skipped`` (file → reason)."""
 
     files: list[Path] = field(default_factory=list)
 
@@ -104,9 +101,11 @@ class ImageSource(Source):
         for index, file in enumerate(self.files):
             if stop.is_set():
                 return
-            bgr = cv2.imread(str(file), cv2.IMREAD_COLOR)
-            if bgr is None:
-                log.warning("%s: skipping %s, not a readable image", self.name, file)
+            try:
+                bgr = read_image(file, order="bgr")
+            except ImageError as error:
+                self.skipped[str(file)] = error.reason
+                log.warning("%s: skipping %s", self.name, error)
                 continue
             rgb = to_rgb_chw(bgr)
             yield Frame(self.name, index, None, bgr, rgb, time.perf_counter(), file.name)
@@ -114,13 +113,15 @@ class ImageSource(Source):
 
 @dataclass(eq=False)
 class VideoSource(Source):
-    """A video file, webcam or network stream read with OpenCV's FFmpeg (or V4L2) backend."""
+    """A video file, webcam or network stream read with OpenCV's FFmpeg (or V4L2) backend.
+    ``expected``: the frame count a file's container lists (None for live sources)."""
 
     target: str | int = ""
     loop: bool = False
     reconnect: Reconnect = field(default_factory=Reconnect)
     timeout_s: float = 10.0
     capture: cv2.VideoCapture | None = None
+    expected: int | None = None
 
     def open(self) -> cv2.VideoCapture:
         """A new capture, or a :class:`SourceError` that says why not."""
@@ -148,12 +149,13 @@ class VideoSource(Source):
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else None
         count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.length = count if count > 0 and not self.live and not self.loop else None
+        self.expected = count if count > 0 and not self.live else None
+        self.length = self.expected if not self.loop else None
 
     def frames(self, stop: threading.Event, pace: bool = False) -> Iterator[Frame]:
         if self.capture is None:
             self.start()
-        index, offset, last = 0, 0.0, 0.0
+        index, offset, last, this_pass = 0, 0.0, 0.0, 0
         began = time.perf_counter()
         period = 1.0 / self.fps if pace and self.fps else 0.0
         try:
@@ -166,7 +168,9 @@ class VideoSource(Source):
                 if not ok:
                     if self.live and self.reopen(stop):
                         continue
+                    self.check_complete(this_pass)
                     if self.loop and index and self.rewind():
+                        this_pass = 0
                         offset = last + (period or 1.0 / (self.fps or 25.0))
                         continue
                     return
@@ -177,8 +181,17 @@ class VideoSource(Source):
                     last = timestamp
                 yield Frame(self.name, index, timestamp, bgr, to_rgb_chw(bgr), time.perf_counter())
                 index += 1
+                this_pass += 1
         finally:
             self.close()
+
+    def check_complete(self, decoded: int) -> None:
+        """A file that ends well short of the frames its container lists is truncated (a few
+        frames' slack: some containers' counts are estimates)."""
+        missing = (self.expected or 0) - decoded
+        if self.expected and self.truncated is None and missing > max(2, self.expected // 50):
+            self.truncated = f"decoded {decoded} of the {self.expected} frames its container lists"
+            log.error("%s: truncated: %s", self.name, self.truncated)
 
     def rewind(self) -> bool:
         """Start a looped file again from its first frame."""
@@ -208,8 +221,8 @@ class VideoSource(Source):
             log.warning("%s: reconnected", self.name)
             return True
         self.capture = None
-        self.error = f"stream lost; {self.reconnect.tries} reconnection tries failed"
-        log.error("%s: %s", self.name, self.error)
+        self.lost = f"{self.reconnect.tries} reconnection tries failed"
+        log.error("%s: stream lost: %s", self.name, self.lost)
         return False
 
     def close(self) -> None:
@@ -219,10 +232,11 @@ class VideoSource(Source):
 
 
 def expand(spec: str) -> list[Path]:
-    """The image and video files a folder or glob names, sorted."""
+    """The image and video files a folder or glob names, sorted (by suffix: an unreadable one,
+    even a directory named like an image, is kept so that it is reported, not lost)."""
     path = Path(spec)
     if path.is_dir():
-        files = [file for file in path.iterdir() if file.is_file()]
+        files = list(path.iterdir())
     else:
         files = [Path(name) for name in glob.glob(spec, recursive=True)]
     known = IMAGE_SUFFIXES | VIDEO_SUFFIXES
@@ -274,8 +288,11 @@ def start(source: Source) -> None:
     if isinstance(source, VideoSource):
         source.start()
     elif isinstance(source, ImageSource):
-        if cv2.imread(str(source.files[0]), cv2.IMREAD_COLOR) is None:
-            raise SourceError(str(source.files[0]), "not an image OpenCV can read")
+        if len(source.files) == 1 and source.name == str(source.files[0]):
+            try:  # a single image must be one; a folder's bad files are skipped and counted
+                read_image(source.files[0])
+            except ImageError as error:
+                raise SourceError(source.name, error.reason) from None
         source.length = len(source.files)
 
 

@@ -40,10 +40,15 @@ class Stage:
         return f"| {name} | {unit} | {self.count} | {mean:.2f} | {p50:.2f} | {p90:.2f} |"
 
 
+CLEAN = ("ended", "stopped")  # ends that are not a source's fault
+
+
 @dataclass
 class SourceStats:
     """One source: frames read, processed (detected), dropped (realtime: a newer frame came
-    first; on stop: never reached the detector), reconnections, and how it ended."""
+    first; on stop: never reached the detector), reconnections, unreadable images skipped
+    (file → reason), and how it ended: ``ended``, ``stopped``, ``truncated: …``, ``lost: …`` or
+    ``failed: …``."""
 
     name: str
     kind: str
@@ -53,7 +58,14 @@ class SourceStats:
     dropped: int = 0
     reconnects: int = 0
     status: str = "running"
+    skipped: dict[str, str] = field(default_factory=dict)
     read_latency: Stage = field(default_factory=Stage)
+
+    @property
+    def clean(self) -> bool:
+        """It ended or was stopped, not failed, lost or truncated (skipped images are counted
+        and reported, as a dataset's are, but do not make the run fail)."""
+        return self.status in CLEAN
 
 
 @dataclass
@@ -78,6 +90,11 @@ class StreamSummary:
     @property
     def dropped(self) -> int:
         return sum(source.dropped for source in self.sources)
+
+    @property
+    def incomplete(self) -> list[SourceStats]:
+        """Sources that ended badly: failed, lost or truncated."""
+        return [source for source in self.sources if not source.clean]
 
     @property
     def fps(self) -> float:
@@ -114,7 +131,16 @@ class StreamSummary:
             "|---|---|---|---|---|---|",
         ]
         lines += [stage.row(name, units.get(name, "")) for name, stage in self.stages.items()]
-        end = f"stopped by {self.stopped_by}" if self.stopped_by else "all sources ended"
+        for source in self.sources:
+            lines += [f"{source.name}: skipped {f}: {r}" for f, r in source.skipped.items()]
+        bad = self.incomplete
+        if self.stopped_by:
+            end = f"stopped by {self.stopped_by}"
+        elif bad:
+            ends = collections.Counter(s.status.split(":")[0] for s in bad)
+            end = ", ".join(f"{n} source{'s' * (n > 1)} {what}" for what, n in ends.items())
+        else:
+            end = "all sources ended"
         lines += [
             "",
             f"{self.processed} frames processed in {self.wall_s:.2f} s: "

@@ -27,26 +27,18 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
 from tqdm import tqdm
 
-from detect.data.coco import CategoryMap
+from detect.data.categories import CategoryMap
+from detect.errors import StreamConfigError
 from detect.inference.outputs import OutputConfig, Outputs, Result
 from detect.inference.sources import Frame, Source
 from detect.inference.stats import SourceStats, Stage, StreamSummary
+from detect.models.predictor import Detector
 
 log = logging.getLogger(__name__)
 
-Detector = Callable[[Sequence[Tensor]], list[dict[str, Tensor]]]
-"""(3, H, W) uint8 RGB images, one call = one batch → per image ``boxes`` (xyxy, original
-pixels), ``scores``, ``labels`` (1..K): a :class:`~detect.inference.predictor.Predictor` or any
-backend with its signature."""
-
 MODES = ("auto", "every_frame", "realtime")
-
-
-class StreamConfigError(ValueError):
-    """A stream setting that cannot work (mode, sizes, backend); the message says which."""
 
 
 STOP_GRACE_S = 2.0  # after a stop, how long to wait for a reader stuck in a blocking read
@@ -200,9 +192,13 @@ class DetectionStream:
         finally:
             frames.close()
             source.close()
-            stats.reconnects = source.reconnects
+            stats.reconnects, stats.skipped = source.reconnects, dict(source.skipped)
             if source.error:
                 stats.status = f"failed: {source.error}"
+            elif source.lost:
+                stats.status = f"lost: {source.lost}"
+            elif source.truncated:
+                stats.status = f"truncated: {source.truncated}"
             buffer.finish()
 
     def take(self) -> list[Frame]:

@@ -23,7 +23,7 @@ class LastCheckpoint(Callback):
 
     def save(self, trainer: L.Trainer) -> None:
         if trainer.global_step != self.saved_step:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)  # resumable: full state
             self.saved_step = trainer.global_step
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:

@@ -13,13 +13,14 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from detect.data.coco import CategoryMap
+from detect.data.categories import CategoryMap
+from detect.errors import CheckpointError
 from detect.evaluation.coco_eval import METRICS, CocoEvaluator
-from detect.inference.predictor import detect
 from detect.models import preprocess
-from detect.training.checkpoint import CHECKPOINT_KEY, CHECKPOINT_VERSION, CheckpointError
-from detect.training.factory import build_detector
+from detect.models.factory import build_detector
+from detect.models.predictor import detect
 from detect.training.optim import ScheduleConfig, parameter_groups, warmup_cosine
+from detect.weights.checkpoint import CHECKPOINT_KEY, checkpoint_meta
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class DetectionModule(L.LightningModule):
         self.resumed_total_steps: int | None = None
         self.evaluator: CocoEvaluator | None = None
         self.val_detections: Detections = []
+        self.best: tuple[float, int] | None = None  # (AP, epoch) of the best validation so far
+        self.last_summary = ""  # pycocotools' table of the last validation
 
     def setup(self, stage: str) -> None:
         """The validation ground truth comes from the datamodule's val dataset (indexed once)."""
@@ -120,12 +123,27 @@ class DetectionModule(L.LightningModule):
             unique = dict(gathered)
             for image_id, found in unique.items():
                 self.evaluator.update([image_id], [found])
-            metrics, summary = self.evaluator.compute()
+            metrics, self.last_summary = self.evaluator.compute()
             metrics["images"] = float(len(unique))
-            log.info("epoch %d validation:\n%s", self.current_epoch, summary)
+            self.report(metrics)
         metrics = self.trainer.strategy.broadcast(metrics, src=0)
         self.log_dict({f"val/{name}": metrics[name] for name in (*METRICS, "images")})
         self.val_detections = []
+
+    def report(self, metrics: dict[str, float]) -> None:
+        """One line per validation: epoch, AP, AP50, the best so far (the full pycocotools
+        table is printed once, at the end of training)."""
+        epoch, ap = self.current_epoch, metrics["AP"]
+        if self.best is None or ap > self.best[0]:
+            self.best = (ap, epoch)
+        log.info(
+            "epoch %d: val AP %.4f, AP50 %.4f (%d images); best AP %.4f at epoch %d",
+            epoch,
+            ap,
+            metrics["AP50"],
+            metrics["images"],
+            *self.best,
+        )
 
     def gather_detections(self, local: Detections) -> Detections:
         if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
@@ -148,22 +166,20 @@ class DetectionModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Everything eval and inference need besides the weights travels with the checkpoint."""
-        checkpoint[CHECKPOINT_KEY] = {
-            "version": CHECKPOINT_VERSION,
-            "model": self.model_config,
-            "categories": {
-                "ids": list(self.categories.coco_ids),
-                "names": list(self.categories.names),
-            },
-            "run_config": self.run_config,
-            "skipped_batches": self.skipped_batches,
-            "total_steps": self.total_steps,
-        }
+        checkpoint[CHECKPOINT_KEY] = checkpoint_meta(
+            self.model_config,
+            self.categories,
+            self.run_config,
+            skipped_batches=self.skipped_batches,
+            total_steps=self.total_steps,
+            best=list(self.best) if self.best else None,
+        )
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         meta = checkpoint.get(CHECKPOINT_KEY, {})
         self.skipped_batches = meta.get("skipped_batches", 0)
         self.resumed_total_steps = meta.get("total_steps")
+        self.best = tuple(meta["best"]) if meta.get("best") else None
 
     def on_train_start(self) -> None:
         """A resumed schedule must be the one it was saved with: the restored cosine keeps its

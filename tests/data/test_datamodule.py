@@ -4,8 +4,9 @@ import pytest
 import torch
 from lightning.pytorch import seed_everything
 
+from detect.data.batching import collate
 from detect.data.coco import CocoDetection
-from detect.data.datamodule import DetectionDataModule, collate
+from detect.data.datamodule import DetectionDataModule
 from detect.data.transforms import build_transforms
 
 

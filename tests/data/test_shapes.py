@@ -130,5 +130,5 @@ def test_shapes_dataset_generates_then_loads_a_split(tmp_path):
     assert dataset.categories.names == CATEGORIES
     image, target = dataset[0]
     assert image.shape == (96, 96, 3) and len(target["boxes"]) >= 1
-    with pytest.raises(ValueError, match="split must be 'train' or 'val'"):
+    with pytest.raises(ValueError, match="has train and val splits, not 'test'"):
         shapes_dataset("test", tmp_path)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import albumentations as A
 import cv2
 import numpy as np
 import pytest
+from support.paths import COCO_SUBSET as SUBSET
 
 from detect.data.transforms import (
     PRESETS,
@@ -18,7 +17,6 @@ from detect.data.transforms import (
     build_transforms,
 )
 
-SUBSET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "coco_subset"
 N_IMAGES = 20
 SEEDS = (0, 1, 2)
 SIZE = 300

@@ -3,21 +3,16 @@ metrics, the per-category table, and the eval tool's errors for bad input."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 import torch
-from eval_helpers import make_checkpoint
+from support.checkpoints import make_checkpoint
+from support.tools import assert_one_line_error, run_tool
 from torch import Tensor
 
 from detect.data.coco import CocoDetection
 from detect.evaluation.evaluate import evaluate
-
-PROJECT = Path(__file__).resolve().parents[2]
 
 
 class GroundTruthDetector:
@@ -58,44 +53,41 @@ def test_ground_truth_through_the_eval_path_scores_ap_one(coco_val_set):
     assert all(ap != ap for name, (ap, _) in table.items() if name not in present)  # NaN
 
 
-def run_eval(*overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(PROJECT / "tools" / "eval.py"), *overrides],
-        cwd=PROJECT,
-        env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run_eval(*overrides: str):
+    return run_tool("eval", *overrides, timeout=120)
 
 
-def assert_clear_error(result: subprocess.CompletedProcess, *phrases: str) -> None:
-    assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    for phrase in phrases:
-        assert phrase in result.stderr, result.stderr
-
-
-def test_eval_tool_errors_name_the_problem(tmp_path, coco_val_dir):
+def test_eval_tool_errors_name_the_problem(tmp_path):
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {}}, foreign)
-    assert_clear_error(run_eval(f"ckpt={foreign}"), "is not a detect checkpoint")
-    assert_clear_error(run_eval(f"ckpt={tmp_path / 'none.ckpt'}"), "checkpoint not found")
+    assert_one_line_error(run_eval(f"ckpt={foreign}"), "is not a detect checkpoint")
+    assert_one_line_error(run_eval(f"ckpt={tmp_path / 'none.ckpt'}"), "checkpoint not found")
 
 
 def test_eval_tool_refuses_a_missing_dataset_and_other_categories(tmp_path, coco_val_dir):
     checkpoint = make_checkpoint(tmp_path / "shapes.ckpt", tmp_path / "shapes")
-    assert_clear_error(
+    assert_one_line_error(
         run_eval(f"ckpt={checkpoint}", "data=coco", f"data.root={tmp_path / 'nowhere'}"),
         "image folder not found",
         "nowhere",
     )
-    assert_clear_error(
+    assert_one_line_error(
         run_eval(f"ckpt={checkpoint}", "data=coco_subset", f"data.root={coco_val_dir.parent}"),
         "categories do not match",
         "circle, square, triangle",
     )
     result = run_eval(f"ckpt={checkpoint}", "per_category=true", f"output_dir={tmp_path / 'out'}")
     assert result.returncode == 0, result.stderr
-    assert "| circle |" in result.stdout and "6 images" in result.stdout
+    assert "| circle |" in result.stdout and "6 images scored" in result.stdout
     assert (tmp_path / "out" / "detections.json").is_file()
+
+
+def test_a_recorded_dataset_that_is_gone_is_an_error_not_a_new_dataset(tmp_path):
+    shapes = tmp_path / "shapes"
+    checkpoint = make_checkpoint(tmp_path / "shapes.ckpt", shapes)
+    moved = tmp_path / "moved"
+    shapes.rename(moved)
+    assert_one_line_error(
+        run_eval(f"ckpt={checkpoint}"), "does not exist here", "data=<name>", str(shapes)
+    )
+    assert not shapes.exists()  # nothing generated at the recorded path

@@ -6,14 +6,14 @@ import csv
 
 import cv2
 import pytest
-from eval_helpers import make_checkpoint
+import torch
+from support.checkpoints import make_checkpoint
 
-from detect.evaluation.bench import load_images
-from detect.evaluation.evaluate import evaluate
+from detect.errors import CheckpointError
+from detect.evaluation.evaluate import evaluate, model_dataset
 from detect.evaluation.pareto import ModelPoint, find_checkpoints, pareto_front, pareto_report
-from detect.evaluation.run import checkpoint_dataset
-from detect.inference.predictor import Predictor
-from detect.training.checkpoint import CheckpointError, load_checkpoint
+from detect.models.predictor import Predictor
+from detect.weights.checkpoint import load_checkpoint
 
 
 def point(name: str, latency: float, ap: float | None) -> ModelPoint:
@@ -47,7 +47,7 @@ def test_checkpoints_are_found_from_files_run_dirs_and_globs(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="holds no checkpoints"):
         find_checkpoints([str(tmp_path / "empty")])
-    with pytest.raises(FileNotFoundError, match="missing"):
+    with pytest.raises(CheckpointError, match="missing"):
         find_checkpoints([str(tmp_path / "missing")])
 
 
@@ -57,7 +57,7 @@ def test_report_writes_table_csv_and_plot_with_measured_map(tmp_path):
         make_checkpoint(tmp_path / "small.ckpt", shapes, "v3_small"),
         make_checkpoint(tmp_path / "v2.ckpt", shapes, "v2"),
     ]
-    images = load_images(None, 1)
+    images = [torch.randint(0, 256, (3, 120, 160), dtype=torch.uint8)]
     points, markdown = pareto_report(
         checkpoints, [("v1", 0.25, 96)], images, tmp_path / "out", warmup=0, runs=2
     )
@@ -68,7 +68,9 @@ def test_report_writes_table_csv_and_plot_with_measured_map(tmp_path):
     ]
     for checkpoint_file, measured in zip(checkpoints, points, strict=False):
         checkpoint = load_checkpoint(checkpoint_file)
-        dataset = checkpoint_dataset(checkpoint, None, "val", str(checkpoint_file))
+        dataset = model_dataset(
+            checkpoint.categories, checkpoint.run_config, None, "val", str(checkpoint_file)
+        )
         metrics, _ = evaluate(Predictor(checkpoint.model), dataset, progress=False).compute()
         assert measured.ap == metrics["AP"] and measured.ap50 == metrics["AP50"]
         assert measured.latency_ms > 0 and measured.madds > 0

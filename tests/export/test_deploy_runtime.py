@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_helpers import conditioned_model
+from support.models import conditioned_model
 
-from detect.data.coco import CategoryMap
+from detect.data.categories import CategoryMap
+from detect.errors import ExportError
 from detect.export.onnx import export_bytes, match_detections, metadata_for, to_numpy, write_model
-from detect.export.runtime import ExportError, OnnxDetector
-from detect.inference.predictor import Predictor
+from detect.export.runtime import OnnxDetector
+from detect.models.predictor import Predictor
 
 PROJECT = Path(__file__).resolve().parents[2]
 IDS = tuple(range(1, 91))  # torchvision's COCO head: 91 outputs, 0 = background
@@ -39,13 +40,13 @@ json.dump(
 """
 
 
-def test_fresh_process_with_numpy_and_onnxruntime_only(real_images, tmp_path):
-    model = conditioned_model("v3_large", real_images)
+def test_fresh_process_with_numpy_and_onnxruntime_only(coco_images, tmp_path):
+    model = conditioned_model("v3_large", coco_images)
     model_config = {"size": 320, "backbone": {"name": "v3_large"}}
     metadata = metadata_for(model, CATEGORIES, model_config, {"data": {"root": "x"}})
     path = write_model(export_bytes(model, metadata), tmp_path / "model.onnx")
     arrays = []
-    for index, image in enumerate(real_images[:3]):
+    for index, image in enumerate(coco_images[:3]):
         arrays.append(tmp_path / f"image{index}.npy")
         np.save(arrays[-1], image.numpy())
     output = tmp_path / "detections.json"
@@ -57,7 +58,7 @@ def test_fresh_process_with_numpy_and_onnxruntime_only(real_images, tmp_path):
     )
     answer = json.loads(output.read_text())
     assert answer["torch_imported"] is False
-    reference = Predictor(model)(real_images[:3])
+    reference = Predictor(model)(coco_images[:3])
     for result, expected in zip(answer["results"], reference, strict=True):
         ours = {key: np.asarray(result[key]) for key in ("boxes", "scores", "labels")}
         assert len(ours["scores"]) == len(expected["scores"]) > 0
@@ -70,8 +71,8 @@ def test_fresh_process_with_numpy_and_onnxruntime_only(real_images, tmp_path):
     assert loaded.metadata.model_config == model_config and loaded.metadata.precision == "fp32"
 
 
-def test_categories_must_fit_the_head(real_images):
-    model = conditioned_model("v3_small", real_images, size=96, num_classes=4)
+def test_categories_must_fit_the_head(coco_images):
+    model = conditioned_model("v3_small", coco_images, size=96, num_classes=4)
     with pytest.raises(ValueError, match=r"4 classes .* 90 categories"):
         metadata_for(model, CATEGORIES, {}, {})
 

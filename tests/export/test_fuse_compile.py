@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from export_helpers import conditioned_model
+from support.models import conditioned_model
 from torch import nn
 
 from detect.export.fuse import fuse_conv_bn
 from detect.export.onnx import match_detections, to_numpy
-from detect.inference.predictor import Predictor
 from detect.models import preprocess
+from detect.models.predictor import Predictor
 
 
 def batchnorms(model: nn.Module) -> int:
@@ -19,12 +19,12 @@ def batchnorms(model: nn.Module) -> int:
 
 
 @pytest.mark.parametrize("backbone", ["v2", "v3_large", "v3_small"])
-def test_fused_model_has_no_batchnorm_and_the_same_outputs(backbone, real_images):
-    model = conditioned_model(backbone, real_images, size=160)
+def test_fused_model_has_no_batchnorm_and_the_same_outputs(backbone, coco_images):
+    model = conditioned_model(backbone, coco_images, size=160)
     before = {key: value.clone() for key, value in model.state_dict().items()}
     fused = fuse_conv_bn(model)
     assert batchnorms(model) > 50 and batchnorms(fused) == 0
-    batch = preprocess(real_images, 160).images
+    batch = preprocess(coco_images, 160).images
     with torch.inference_mode():
         expected, actual = model(batch), fused(batch)
     for key in ("cls_logits", "bbox_regression"):
@@ -33,10 +33,10 @@ def test_fused_model_has_no_batchnorm_and_the_same_outputs(backbone, real_images
     assert sum(p.numel() for p in fused.parameters()) < sum(p.numel() for p in model.parameters())
 
 
-def test_compiled_predictor_gives_the_eager_detections(real_images):
-    model = conditioned_model("v3_small", real_images, size=96)
-    eager = Predictor(model)(real_images[:2])
-    compiled = Predictor(model, compile=True)(real_images[:2])
+def test_compiled_predictor_gives_the_eager_detections(coco_images):
+    model = conditioned_model("v3_small", coco_images, size=96)
+    eager = Predictor(model)(coco_images[:2])
+    compiled = Predictor(model, compile=True)(coco_images[:2])
     for mine, reference in zip(compiled, eager, strict=True):
         assert len(mine["scores"]) == len(reference["scores"]) > 0
         assert match_detections(to_numpy(mine), to_numpy(reference))[0] == 0

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from export_helpers import PLACEHOLDER_IDS, conditioned_model
+from support.models import PLACEHOLDER_IDS, conditioned_model
 
-from detect.data.coco import CategoryMap
+from detect.data.categories import CategoryMap
 from detect.export.onnx import (
     OPSET,
     compare_backends,
@@ -18,7 +18,7 @@ from detect.export.onnx import (
     metadata_for,
 )
 from detect.export.runtime import OnnxDetector
-from detect.inference.predictor import Predictor
+from detect.models.predictor import Predictor
 
 CATEGORIES = CategoryMap(PLACEHOLDER_IDS, tuple(f"class {i}" for i in PLACEHOLDER_IDS))
 
@@ -28,18 +28,18 @@ def exported(model) -> OnnxDetector:
 
 
 @pytest.mark.parametrize("backbone", ["v2", "v3_large", "v3_small"])
-def test_onnxruntime_detections_equal_pytorch_on_real_images(backbone, real_images):
-    model = conditioned_model(backbone, real_images)
-    report = compare_backends(exported(model), model, real_images)
+def test_onnxruntime_detections_equal_pytorch_on_real_images(backbone, coco_images):
+    model = conditioned_model(backbone, coco_images)
+    report = compare_backends(exported(model), model, coco_images)
     assert report.equal, report
-    assert report.detections == 300 * len(real_images)  # full lists: a real comparison
+    assert report.detections == 300 * len(coco_images)  # full lists: a real comparison
     assert report.max_box_error <= 1e-2 and report.max_score_error <= 1e-4
-    scores = Predictor(model)(real_images[:1])[0]["scores"]
+    scores = Predictor(model)(coco_images[:1])[0]["scores"]
     assert scores[0] > 3 * scores[-1]  # a spread of scores, not the untrained 1/91 plateau
 
 
-def test_graph_has_standard_ops_and_no_batchnorm(real_images):
-    model = conditioned_model("v3_small", real_images, size=160)
+def test_graph_has_standard_ops_and_no_batchnorm(coco_images):
+    model = conditioned_model("v3_small", coco_images, size=160)
     proto = onnx.load_from_string(export_bytes(model, metadata_for(model, CATEGORIES, {}, {})))
     ops = {node.op_type for node in proto.graph.node}
     assert {"HardSwish", "HardSigmoid", "NonMaxSuppression", "TopK", "Resize"} <= ops
@@ -47,26 +47,26 @@ def test_graph_has_standard_ops_and_no_batchnorm(real_images):
     assert proto.opset_import[0].version == OPSET
 
 
-def test_dynamic_batch_and_sizes_give_the_single_image_answers(real_images):
-    model = conditioned_model("v3_small", real_images, size=160)
+def test_dynamic_batch_and_sizes_give_the_single_image_answers(coco_images):
+    model = conditioned_model("v3_small", coco_images, size=160)
     detector = exported(model)
-    singles = [detector([image.numpy()])[0] for image in real_images[:3]]
-    same_size = [real_images[0].numpy()] * 3
+    singles = [detector([image.numpy()])[0] for image in coco_images[:3]]
+    same_size = [coco_images[0].numpy()] * 3
     batched = detector(same_size)  # one run with batch 3
     for result in batched:
         assert match_detections(result, singles[0])[0] == 0
-    mixed = detector([image.numpy() for image in real_images[:3]])  # grouped by size
+    mixed = detector([image.numpy() for image in coco_images[:3]])  # grouped by size
     for result, single in zip(mixed, singles, strict=True):
         assert match_detections(result, single)[0] == 0
     assert all(set(r) == {"boxes", "scores", "labels", "coco_ids", "names"} for r in mixed)
-    grey = detector([real_images[0][:1].numpy()])[0]  # 1 channel → replicated to RGB
+    grey = detector([coco_images[0][:1].numpy()])[0]  # 1 channel → replicated to RGB
     assert len(grey["scores"]) > 0
 
 
-def test_bad_inputs_are_refused_with_the_reason(real_images, tmp_path):
-    model = conditioned_model("v3_small", real_images, size=160)
+def test_bad_inputs_are_refused_with_the_reason(coco_images, tmp_path):
+    model = conditioned_model("v3_small", coco_images, size=160)
     detector = exported(model)
     with pytest.raises(ValueError, match="uint8 images, got float32"):
-        detector([real_images[0].numpy().astype(np.float32)])
+        detector([coco_images[0].numpy().astype(np.float32)])
     with pytest.raises(ValueError, match=r"\(C, H, W\)"):
-        detector([real_images[0].numpy().transpose(1, 2, 0)])
+        detector([coco_images[0].numpy().transpose(1, 2, 0)])

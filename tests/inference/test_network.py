@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
-from mjpeg_server import MjpegServer, encode_clip, free_port
+from support.mjpeg_server import MjpegServer, encode_clip, free_port
 
 from detect.inference import DetectionStream, Reconnect, StreamConfig, open_sources
 
@@ -63,7 +63,7 @@ def test_a_dropped_stream_is_reconnected_and_detection_goes_on(short_clip, tiny_
 
 
 def test_a_stream_that_stays_down_ends_after_its_tries_and_the_others_go_on(short_clip):
-    from stream_helpers import Recorder, synthetic
+    from support.streams import Recorder, synthetic
 
     server = MjpegServer(encode_clip(short_clip, 10), free_port(), fps=50)
     server.start()
@@ -79,12 +79,13 @@ def test_a_stream_that_stays_down_ends_after_its_tries_and_the_others_go_on(shor
             for count, _ in enumerate(stream, start=1):
                 if count == 20:
                     server.stop()
-                if live.error and stream.stats["file"].processed > 400:
+                if live.lost and stream.stats["file"].processed > 400:
                     stream.stop("test")
     finally:
         watchdog.cancel()
         server.stop()
-    lost, kept = stream.summary().sources
-    assert lost.status == "failed: stream lost; 2 reconnection tries failed"
+    summary = stream.summary()
+    lost, kept = summary.sources
+    assert lost.status == "lost: 2 reconnection tries failed"
     assert lost.reconnects == 0 and kept.status == "stopped" and kept.processed > 400
-    assert stream.summary().stopped_by == "test"
+    assert summary.stopped_by == "test" and summary.incomplete == [lost]

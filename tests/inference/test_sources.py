@@ -4,6 +4,7 @@ backoff."""
 from __future__ import annotations
 
 import itertools
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -11,10 +12,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from mjpeg_server import free_port
-from stream_helpers import write_clip
+from support.mjpeg_server import free_port
+from support.streams import write_clip
 
-from detect.inference.sources import Reconnect, SourceError, open_sources
+from detect.errors import SourceError
+from detect.inference.sources import Reconnect, open_sources
 
 
 def frames_of(source, limit: int = 10_000) -> list:
@@ -96,8 +98,12 @@ def test_an_unreadable_file_and_an_unanswered_url_are_named(tmp_path):
         open_sources(str(fake))
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 no jpeg")
-    with pytest.raises(SourceError, match=f"'{broken}': not an image"):
+    with pytest.raises(SourceError, match=f"'{broken}': truncated JPEG"):
         open_sources(str(broken))
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(SourceError, match=f"'{empty}': empty file"):
+        open_sources(str(empty))
     url = f"http://127.0.0.1:{free_port()}/live.mjpg"
     start = time.perf_counter()
     with pytest.raises(SourceError, match=f"cannot open video source '{url}': no answer"):
@@ -121,7 +127,7 @@ def test_backoff_doubles_up_to_its_cap_for_a_bounded_number_of_tries():
 
 
 def test_a_url_source_is_live_and_unbounded(tmp_path: Path):
-    from mjpeg_server import MjpegServer, encode_clip
+    from support.mjpeg_server import MjpegServer, encode_clip
 
     image = tmp_path / "one.mp4"
     write_clip(image, 4)
@@ -135,3 +141,35 @@ def test_a_url_source_is_live_and_unbounded(tmp_path: Path):
         assert abs(frames[-1].timestamp - time.time()) < 5  # capture time, Unix seconds
     finally:
         server.stop()
+
+
+def test_a_folder_whose_first_image_is_bad_reads_the_others_and_names_it(tmp_path, coco_val_dir):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a_empty.jpg").write_bytes(b"")  # first by name
+    (folder / "b_dir.png").mkdir()  # a directory named like an image
+    for name, file in zip(("c.jpg", "d.jpg"), sorted(coco_val_dir.glob("*.jpg")), strict=False):
+        shutil.copy(file, folder / name)
+    (source,) = open_sources(str(folder))
+    frames = list(source.frames(threading.Event()))
+    assert [frame.name for frame in frames] == ["c.jpg", "d.jpg"]
+    assert source.skipped == {
+        str(folder / "a_empty.jpg"): "empty file (0 bytes)",
+        str(folder / "b_dir.png"): "a directory, not an image file",
+    }
+
+
+def test_a_truncated_video_says_how_many_frames_it_lost(tmp_path, videos_dir):
+    clip = videos_dir / "car_traffic_small_640x360.mp4"
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 3 // 10])  # 30% of the bytes
+    (source,) = open_sources(str(cut))
+    decoded = sum(1 for _ in source.frames(threading.Event()))
+    assert source.expected > decoded > 0
+    assert source.truncated == (
+        f"decoded {decoded} of the {source.expected} frames its container lists"
+    )
+    (whole,) = open_sources(str(clip))
+    decoded = sum(1 for _ in whole.frames(threading.Event()))  # 917 of the 922 it lists
+    assert whole.expected - 5 <= decoded <= whole.expected and whole.truncated is None

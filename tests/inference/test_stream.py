@@ -9,7 +9,7 @@ import threading
 import cv2
 import numpy as np
 import pytest
-from stream_helpers import CATEGORIES, Recorder, synthetic
+from support.streams import CATEGORIES, Recorder, synthetic
 
 from detect.inference import (
     DetectionStream,

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
-from training_helpers import compose_train, tiny_overrides
+from support.configs import compose_config, tiny
 
+from detect.cli.train import build, resume_checkpoint, train
+from detect.errors import ConfigError
 from detect.models import ssdlite
-from detect.training.factory import build_detector
-from detect.training.run import build, resume_checkpoint, train
+from detect.models.factory import build_detector
 
 BACKBONES = ("v1", "v2", "v3_large", "v3_small")
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_every_backbone_composes_and_runs_fast_dev_run(backbone, tiny_shapes, tmp_path):
-    cfg = compose_train(
-        [f"backbone={backbone}", *tiny_overrides(tiny_shapes, tmp_path), "+trainer.fast_dev_run=1"]
+    cfg = compose_config(
+        "train", tiny(tiny_shapes, tmp_path, f"backbone={backbone}", "+trainer.fast_dev_run=1")
     )
     assert cfg.model.backbone.name == backbone and cfg.model.backbone.width_mult == 0.25
     metrics = train(cfg)
@@ -29,7 +28,7 @@ def test_every_backbone_composes_and_runs_fast_dev_run(backbone, tiny_shapes, tm
 
 
 def test_backbone_width_and_size_overrides_reach_the_model():
-    cfg = compose_train(["backbone=v2", "backbone.width_mult=0.5", "model.size=384"])
+    cfg = compose_config("train", ["backbone=v2", "backbone.width_mult=0.5", "model.size=384"])
     model = build_detector(cfg.model, num_classes=4)
     direct = ssdlite("v2", 0.5, num_classes=4, size=384, init="normal")
     assert model.size == 384
@@ -44,7 +43,7 @@ def count(model: torch.nn.Module) -> int:
 
 
 def test_experiment_is_torchvisions_recipe():
-    cfg = compose_train(["experiment=ssdlite320_v3_large_coco"])
+    cfg = compose_config("train", ["experiment=ssdlite320_v3_large_coco"])
     assert cfg.model.backbone.name == "v3_large" and cfg.model.backbone.reduced_tail
     assert cfg.model.size == 320 and cfg.data.root == "data/coco"
     assert cfg.loader.batch_size == 192
@@ -54,17 +53,18 @@ def test_experiment_is_torchvisions_recipe():
         4e-5,
     )
     assert cfg.trainer.max_epochs == 660 and cfg.trainer.strategy == "ddp"
-    assert cfg.model.backbone.init == "normal" and cfg.model.backbone.bn_momentum == 0.03
+    assert cfg.model.head.init == "normal" and cfg.model.head.bn_momentum == 0.03
+    assert cfg.callbacks.ema is None  # torchvision's recipe has no EMA
     model = build_detector(cfg.model, num_classes=91)
     assert count(model) == 3_440_060  # torchvision's figure
 
 
 def test_unknown_key_and_option_fail_with_hydras_message():
     with pytest.raises(ConfigCompositionException, match=r"backbone\.widht_mult"):
-        compose_train(["backbone.widht_mult=0.5"])
+        compose_config("train", ["backbone.widht_mult=0.5"])
     with pytest.raises(MissingConfigException, match="v3_small"):  # lists the valid options
-        compose_train(["backbone=v9"])
-    cfg = compose_train([])
+        compose_config("train", ["backbone=v9"])
+    cfg = compose_config("train", [])
     with pytest.raises((ConfigAttributeError, ConfigKeyError)):
         _ = cfg.model.no_such_key
 
@@ -73,14 +73,14 @@ def test_resume_without_a_checkpoint_names_the_fix(tmp_path):
     old = tmp_path / "2026-01-01_00-00-00" / "checkpoints"
     old.mkdir(parents=True)
     (old / "last.ckpt").write_bytes(b"")
-    cfg = compose_train([f"runs_dir={tmp_path}", "run_name=new", "resume=true"])
-    with pytest.raises(FileNotFoundError, match="run_name=2026-01-01_00-00-00"):
-        resume_checkpoint(cfg, Path(cfg.runs_dir) / cfg.run_name / "checkpoints")
+    cfg = compose_config("train", [f"runs_dir={tmp_path}", "run_name=new", "resume=true"])
+    with pytest.raises(ConfigError, match="run_name=2026-01-01_00-00-00"):
+        resume_checkpoint(cfg)
 
 
 def test_warmup_counts_epochs_of_batches_even_when_max_steps_ends_the_run(tiny_shapes, tmp_path):
-    overrides = [*tiny_overrides(tiny_shapes, tmp_path), "trainer.max_epochs=40"]
-    run = build(compose_train([*overrides, "+trainer.max_steps=4", "schedule.warmup_epochs=1"]))
+    overrides = tiny(tiny_shapes, tmp_path, "trainer.max_epochs=40", "+trainer.max_steps=4")
+    run = build(compose_config("train", [*overrides, "schedule.warmup_epochs=1"]))
     run.trainer.fit(run.module, datamodule=run.datamodule)
     scheduler = run.trainer.lr_scheduler_configs[0].scheduler
     assert scheduler._milestones == [3]  # 24 images / batch 8 = 3 steps per epoch
@@ -88,8 +88,8 @@ def test_warmup_counts_epochs_of_batches_even_when_max_steps_ends_the_run(tiny_s
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (trainer=gpu: AMP)")
 def test_gpu_trainer_with_mixed_precision_runs(tiny_shapes, tmp_path):
-    cfg = compose_train(
-        ["trainer=gpu", *tiny_overrides(tiny_shapes, tmp_path), "+trainer.fast_dev_run=1"]
+    cfg = compose_config(
+        "train", tiny(tiny_shapes, tmp_path, "trainer=gpu", "+trainer.fast_dev_run=1")
     )
     assert cfg.trainer.precision == "16-mixed"
     metrics = train(cfg)

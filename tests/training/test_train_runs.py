@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,27 +14,22 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
-from training_helpers import EVAL_TOOL, PROJECT, TRAIN_TOOL, compose_train, tiny_overrides
+from support.configs import compose_config, tiny
+from support.paths import COCO_SUBSET, TOOLS, needs_real_data
+from support.tools import ENV, output, run_tool
 
-from detect.training.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from detect.cli.train import build
+from detect.errors import ConfigError
 from detect.training.module import NonFiniteLossError
-from detect.training.run import build
-
-SHARED = PROJECT.parent / "shared" / "data" / "coco_subset"
-ENV = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "PYTHONUNBUFFERED": "1"}
+from detect.weights.checkpoint import load_checkpoint, read_checkpoint
 
 
-def run_tool(tool: Path, *overrides: str, timeout: int = 300) -> str:
-    result = subprocess.run(
-        [sys.executable, str(tool), *overrides],
-        cwd=PROJECT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
+def train_tool(*overrides: str) -> str:
+    return output(run_tool("train", *overrides, check=True))
+
+
+def eval_tool(*overrides: str) -> str:
+    return output(run_tool("eval", *overrides, check=True))
 
 
 def validation_rows(run_dir: Path, version: int = 0) -> list[dict[str, str]]:
@@ -59,12 +53,12 @@ class RecordStart(Callback):
 
 
 def test_resume_restores_step_optimizer_and_ema(tiny_shapes, tmp_path):
-    overrides = [*tiny_overrides(tiny_shapes, tmp_path), "run_name=r"]
-    first = build(compose_train(overrides))
+    overrides = tiny(tiny_shapes, tmp_path, "run_name=r")
+    first = build(compose_config("train", overrides))
     first.trainer.callbacks.append(StopAfterFirstEpoch())
     first.trainer.fit(first.module, datamodule=first.datamodule)
     saved = read_checkpoint(tmp_path / "r" / "checkpoints" / "last.ckpt")
-    run = build(compose_train([*overrides, "resume=true"]))
+    run = build(compose_config("train", [*overrides, "resume=true"]))
     start = RecordStart()
     run.trainer.callbacks.append(start)
     run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=run.ckpt_path)
@@ -78,9 +72,8 @@ def test_resume_restores_step_optimizer_and_ema(tiny_shapes, tmp_path):
     assert run.trainer.global_step == 6
     final = read_checkpoint(tmp_path / "r" / "checkpoints" / "last.ckpt")
     assert final["global_step"] == 6 and final["averaging_state"]["n_averaged"] == 6
-    other = build(compose_train([*overrides, "resume=true", "trainer.max_epochs=3"]))
-    with pytest.raises(CheckpointError, match="schedule has 6 steps, this config gives 9"):
-        other.trainer.fit(other.module, datamodule=other.datamodule, ckpt_path=other.ckpt_path)
+    with pytest.raises(ConfigError, match=r"trainer\.max_epochs=2, this config has 3"):
+        build(compose_config("train", [*overrides, "resume=true", "trainer.max_epochs=3"]))
     mid_run = read_checkpoint(next((tmp_path / "r" / "checkpoints").glob("best-*.ckpt")))
     ema, raw = mid_run["state_dict"], mid_run["current_model_state"]
     assert ema.keys() == raw.keys()  # the saved weights are the EMA's, the raw ones ride along
@@ -89,9 +82,7 @@ def test_resume_restores_step_optimizer_and_ema(tiny_shapes, tmp_path):
 
 @pytest.mark.parametrize("policy", ["stop", "skip"])
 def test_nonfinite_loss_stops_naming_the_step_or_is_skipped(policy, tiny_shapes, tmp_path):
-    run = build(
-        compose_train([*tiny_overrides(tiny_shapes, tmp_path), f"on_nonfinite_loss={policy}"])
-    )
+    run = build(compose_config("train", tiny(tiny_shapes, tmp_path, f"on_nonfinite_loss={policy}")))
     loss, calls, snapshots = run.module.model.loss, [], []
 
     def poisoned(outputs, targets):
@@ -116,18 +107,19 @@ def test_nonfinite_loss_stops_naming_the_step_or_is_skipped(policy, tiny_shapes,
 
 def test_killed_run_resumes_from_its_last_step_and_finishes(tiny_shapes, tmp_path):
     """SIGKILL mid-epoch (after the step-2 checkpoint of a 6-steps-per-epoch run), resume."""
-    overrides = [
-        *tiny_overrides(tiny_shapes, tmp_path),
+    overrides = tiny(
+        tiny_shapes,
+        tmp_path,
         "data.generation.num_train=48",  # 6 steps per epoch
         "trainer.max_epochs=3",
-        "checkpoint.every_n_train_steps=2",
+        "callbacks.last_checkpoint.every_n_train_steps=2",
         "run_name=killed",
-    ]
+    )
     run_dir = tmp_path / "killed"
     last = run_dir / "checkpoints" / "last.ckpt"
     process = subprocess.Popen(
-        [sys.executable, str(TRAIN_TOOL), *overrides],
-        cwd=PROJECT,
+        [sys.executable, str(TOOLS / "train.py"), *overrides],
+        cwd=TOOLS.parent,
         env=ENV,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -142,8 +134,8 @@ def test_killed_run_resumes_from_its_last_step_and_finishes(tiny_shapes, tmp_pat
     assert 2 <= before["global_step"] < 18
     written_before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p != last}
 
-    output = run_tool(TRAIN_TOOL, *overrides, "resume=true")
-    assert f"global step {before['global_step']})" in output
+    resumed = train_tool(*overrides, "resume=true")
+    assert f"global step {before['global_step']})" in resumed
     after = read_checkpoint(last)
     assert after["global_step"] == 18  # 3 epochs × 6 steps: no step lost or repeated
     for path, content in written_before.items():  # logs, config, events of the killed run
@@ -160,9 +152,8 @@ def test_killed_run_resumes_from_its_last_step_and_finishes(tiny_shapes, tmp_pat
 def test_ddp_two_cpu_processes_validate_each_image_once(tiny_shapes, tmp_path):
     """9 val images over 2 ranks (the sampler pads one repeat): mAP over exactly the 9, and
     equal to evaluating the saved checkpoint in one process."""
-    run_tool(
-        TRAIN_TOOL,
-        *tiny_overrides(tiny_shapes, tmp_path),
+    train_tool(
+        *tiny(tiny_shapes, tmp_path),
         "run_name=ddp",
         "trainer=ddp",
         "trainer.accelerator=cpu",
@@ -176,18 +167,16 @@ def test_ddp_two_cpu_processes_validate_each_image_once(tiny_shapes, tmp_path):
     assert [float(row["val/images"]) for row in rows] == [9.0, 9.0]
     assert [p.name for p in tmp_path.iterdir()] == ["ddp"]  # one run directory, not per rank
     assert (run_dir / "train_ddp_process_1.log").is_file()  # rank 1 logs beside rank 0
-    output = run_tool(EVAL_TOOL, f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}")
-    assert "9 images" in output
+    evaluated = eval_tool(f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}")
+    assert "9 images scored" in evaluated
     metrics = json.loads((run_dir / "eval" / "val" / "metrics.json").read_text())
     assert metrics["AP"] == pytest.approx(float(rows[-1]["val/AP"]), abs=1e-4)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data not found at {SHARED}")
+@needs_real_data
 def test_coco_subset_trains_and_the_checkpoint_evaluates_to_the_logged_map(tmp_path):
-    run_tool(
-        TRAIN_TOOL,
+    train_tool(
         "data=coco_subset",
-        f"data.root={SHARED}",
         f"runs_dir={tmp_path}",
         "run_name=coco",
         "model.size=160",
@@ -203,8 +192,8 @@ def test_coco_subset_trains_and_the_checkpoint_evaluates_to_the_logged_map(tmp_p
     assert float(logged["val/images"]) == 158
     best = next((run_dir / "checkpoints").glob("best-*.ckpt"))
     assert load_checkpoint(best).categories.num_classes == 81
-    output = run_tool(EVAL_TOOL, f"ckpt={best}", "data=coco_subset", f"data.root={SHARED}")
-    assert "158 images" in output
+    evaluated = eval_tool(f"ckpt={best}", "data=coco_subset", f"data.root={COCO_SUBSET}")
+    assert "158 images scored" in evaluated
     metrics = json.loads((run_dir / "eval" / "val" / "metrics.json").read_text())
     for name in ("AP", "AP50", "AP75"):
         assert metrics[name] == pytest.approx(float(logged[f"val/{name}"]), abs=1e-4)
@@ -213,14 +202,10 @@ def test_coco_subset_trains_and_the_checkpoint_evaluates_to_the_logged_map(tmp_p
 
 
 def test_multirun_sweep_gives_one_directory_per_job(tiny_shapes, tmp_path):
-    output = run_tool(
-        TRAIN_TOOL,
-        "-m",
-        "backbone=v2,v3_small",
-        *tiny_overrides(tiny_shapes, tmp_path),
-        "+trainer.fast_dev_run=1",
+    swept = train_tool(
+        "-m", "backbone=v2,v3_small", *tiny(tiny_shapes, tmp_path), "+trainer.fast_dev_run=1"
     )
     (sweep,) = (tmp_path / "multirun").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
     assert jobs == ["0_v2_x0.25_96px", "1_v3_small_x0.25_96px"]
-    assert output.count("done: AP") == 2
+    assert swept.count("done: AP") == 2

@@ -20,16 +20,29 @@ SPECS: dict[str, Callable[..., MobileNetSpec]] = {
 }
 BACKBONES = tuple(SPECS)
 
-__all__ = ["BACKBONES", "FeatureInfo", "MobileNet", "MobileNetSpec", "backbone_spec", "mobilenet"]
+__all__ = [
+    "BACKBONES",
+    "FeatureInfo",
+    "MobileNet",
+    "MobileNetSpec",
+    "backbone_options",
+    "backbone_spec",
+    "mobilenet",
+]
+
+
+def backbone_options(name: str) -> list[str]:
+    """The options of a backbone's paper (e.g. ``reduced_tail`` and ``dilated`` for V3)."""
+    if name not in SPECS:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    return [p for p in inspect.signature(SPECS[name]).parameters if p != "width_mult"]
 
 
 def backbone_spec(name: str, width_mult: float = 1.0, **options: Any) -> MobileNetSpec:
     """A backbone's resolved layer table; options are its paper's own (e.g. ``reduced_tail``)."""
-    if name not in SPECS:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    valid = backbone_options(name)
     if not width_mult > 0:
         raise ValueError(f"width_mult must be > 0 (e.g. 1.0, 0.75, 0.5, 0.35), got {width_mult}")
-    valid = [p for p in inspect.signature(SPECS[name]).parameters if p != "width_mult"]
     unknown = sorted(set(options) - set(valid))
     if unknown:
         raise ValueError(

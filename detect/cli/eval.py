@@ -1,0 +1,61 @@
+"""tools/eval.py: COCO mAP of a checkpoint or an exported model on a COCO-format split."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from detect.evaluation.evaluate import evaluate, model_dataset
+from detect.inference.backends import load_detector
+
+
+def run_eval(cfg: DictConfig) -> dict[str, float]:
+    """Print pycocotools' summary; write ``detections.json`` and ``metrics.json``."""
+    loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads, cfg.compile)
+    data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
+    dataset = model_dataset(loaded.categories, loaded.run_config, data, cfg.split, cfg.ckpt)
+    evaluator = evaluate(loaded.detector, dataset, cfg.batch_size, cfg.num_workers)
+    metrics, summary = evaluator.compute()
+    print(summary)
+    if cfg.per_category:
+        table = evaluator.per_category()
+        print(format_per_category(table))
+        metrics["per_category"] = {
+            name: {"AP": finite_or_none(ap), "AP50": finite_or_none(ap50)}
+            for name, (ap, ap50) in table.items()
+        }
+    output_dir = Path(cfg.output_dir or default_output_dir(Path(cfg.ckpt), cfg.split))
+    evaluator.write(output_dir / "detections.json", output_dir / "metrics.json", metrics)
+    skipped = len(dataset.report.skipped_images)
+    print(
+        f"{len(evaluator.image_ids)} images scored"
+        + (f" ({skipped} skipped: see the warnings above)" if skipped else "")
+        + f", {loaded.description}: AP {metrics['AP']:.4g}, AP50 {metrics['AP50']:.4g}; "
+        f"written to {output_dir}"
+    )
+    return metrics
+
+
+def format_per_category(table: dict[str, tuple[float, float]]) -> str:
+    """A markdown table, best AP first (categories absent from the set last)."""
+    rows = sorted(table.items(), key=lambda item: (math.isnan(item[1][0]), -item[1][0]))
+    lines = ["| category | AP | AP50 |", "|---|---|---|"]
+    lines += [f"| {name} | {ap:.3f} | {ap50:.3f} |" for name, (ap, ap50) in rows]
+    return "\n".join(lines)
+
+
+def finite_or_none(value: float) -> float | None:
+    """json has no NaN: a category without ground truth gets null."""
+    return None if math.isnan(value) else value
+
+
+def default_output_dir(checkpoint: Path, split: str) -> Path:
+    """``<run>/eval/<split>`` for a checkpoint in a run's ``checkpoints/``, else beside it;
+    ``…/eval/<name>/<split>`` beside an exported model (fp32 and int8 side by side)."""
+    folder = checkpoint.resolve().parent
+    if checkpoint.suffix == ".onnx":
+        return folder / "eval" / checkpoint.stem / split
+    run = folder.parent if folder.name == "checkpoints" else folder
+    return run / "eval" / split

@@ -1,0 +1,39 @@
+"""Category ids as datasets number them ↔ the model's contiguous labels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CategoryMap:
+    """Dataset category ids (e.g. COCO's 91-id scheme, with gaps) ↔ contiguous labels 1..K;
+    label 0 is background."""
+
+    coco_ids: tuple[int, ...]
+    names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.coco_ids) != len(self.names):
+            raise ValueError(f"{len(self.coco_ids)} category ids but {len(self.names)} names")
+
+    @classmethod
+    def from_coco(cls, categories: Sequence[Mapping[str, Any]]) -> CategoryMap:
+        ordered = sorted(categories, key=lambda c: c["id"])
+        return cls(tuple(c["id"] for c in ordered), tuple(c["name"] for c in ordered))
+
+    def label(self, coco_id: int) -> int:
+        return self.coco_ids.index(coco_id) + 1
+
+    def coco_id(self, label: int) -> int:
+        return self.coco_ids[label - 1]
+
+    @property
+    def num_classes(self) -> int:
+        """Including background."""
+        return len(self.coco_ids) + 1
+
+    def to_dict(self) -> dict[str, list]:
+        return {"ids": list(self.coco_ids), "names": list(self.names)}

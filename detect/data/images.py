@@ -1,0 +1,103 @@
+"""The one reader of image files: datasets, frame sources and tools all decode through it.
+
+Every unreadable file — missing, empty, a directory, no read permission, a truncated JPEG, bytes
+that are no image — raises the same :class:`~detect.errors.ImageError` with a reason, which a
+dataset counts and skips (or raises), a frame source skips with a warning, and a tool reports
+by name.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from detect.errors import DatasetError, ImageError
+
+# OpenCV's thread pool, once started in a process, deadlocks DataLoader workers forked from it
+# later (e.g. images decoded here, then an evaluation loader with workers). Images are small
+# work items and parallelism comes from the workers, so OpenCV stays single-threaded.
+cv2.setNumThreads(1)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"
+
+
+def probe_image(path: str | Path) -> str | None:
+    """Why ``path`` cannot be an image, from the file system alone (nothing is decoded), or
+    None when it may be one: cheap enough to run over a whole dataset before training."""
+    path = Path(path)
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return "image file missing"
+    except OSError as error:
+        return f"cannot read the file ({error.strerror or error})"
+    if stat.S_ISDIR(status.st_mode):
+        return "a directory, not an image file"
+    if not stat.S_ISREG(status.st_mode):
+        return "not a regular file"
+    if status.st_size == 0:
+        return "empty file (0 bytes)"
+    if not os.access(path, os.R_OK):
+        return "permission denied: the file cannot be read"
+    return None
+
+
+def read_image(path: str | Path, order: Literal["rgb", "bgr"] = "rgb") -> np.ndarray:
+    """(H, W, 3) uint8 in ``order``, or an :class:`ImageError` that says why not."""
+    path = Path(path)
+    reason = probe_image(path)
+    if reason is not None:
+        raise ImageError(path, reason)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except PermissionError:
+        raise ImageError(path, "permission denied: the file cannot be read") from None
+    except OSError as error:
+        raise ImageError(path, f"cannot read the file ({error.strerror or error})") from None
+    if data.size == 0:  # emptied since the probe
+        raise ImageError(path, "empty file (0 bytes)")
+    # OpenCV decodes a truncated JPEG without complaint, filling the missing rows with grey;
+    # a JPEG must end with the EOI marker (FF D9), allowing a little trailing padding.
+    if data[:2].tobytes() == JPEG_START and JPEG_END not in data[-64:].tobytes():
+        raise ImageError(path, "truncated JPEG (no end-of-image marker)")
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error:
+        image = None
+    if image is None:
+        raise ImageError(path, "not an image OpenCV can decode (corrupt, or another format)")
+    return image if order == "bgr" else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def to_chw_tensor(image: np.ndarray) -> Tensor:
+    """(H, W, 3) uint8 → a contiguous (3, H, W) tensor, the layout detectors take."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    """The image files of ``folder`` by name (suffixes OpenCV reads)."""
+    return sorted(path for path in Path(folder).iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_images(folder: str | Path, count: int) -> list[Tensor]:
+    """The first ``count`` images of ``folder`` (by name) as (3, H, W) uint8 RGB tensors; an
+    unreadable one is an error naming it (these are the images a check or a timing runs on)."""
+    folder = Path(folder)
+    if count < 1:
+        raise DatasetError(f"asked for {count} images from {folder}; need at least 1")
+    if not folder.is_dir():
+        raise DatasetError(
+            f"image folder not found: {folder} (relative to the directory the tool runs in)"
+        )
+    files = image_files(folder)
+    if len(files) < count:
+        raise DatasetError(f"{folder} holds {len(files)} images, fewer than the {count} asked for")
+    return [to_chw_tensor(read_image(file)) for file in files[:count]]

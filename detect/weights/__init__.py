@@ -1,0 +1,1 @@
+"""Weights in and out of files: standalone detect checkpoints (readable without Lightning)."""

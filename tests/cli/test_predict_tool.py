@@ -105,3 +105,21 @@ def test_sigterm_stops_cleanly_with_a_playable_mp4(short_clip, tiny_ckpt, tmp_pa
     assert detection["category_id"] in (1, 2, 3) and detection["score"] == 0.25
     x1, y1, x2, y2 = detection["box"]
     assert 0 <= x1 <= x2 <= 480 and 0 <= y1 <= y2 <= 360
+
+
+def test_a_truncated_clip_is_reported_with_both_frame_counts_and_exit_code_2(
+    videos_dir, tiny_ckpt, tmp_path
+):
+    clip = videos_dir / "car_traffic_small_640x360.mp4"
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 3 // 10])  # 30% of its bytes
+    result = detect(f"ckpt={tiny_ckpt}", f"source={cut}", f"output_dir={tmp_path / 'out'}")
+    assert result.returncode == 2, result.stderr[-2000:]
+    row = next(line for line in result.stdout.splitlines() if line.startswith(f"| {cut} |"))
+    assert "| truncated: decoded 270 of the 919 frames its container lists |" in row
+    assert "(1 source truncated)" in result.stdout
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert "truncated" in line and "what was read is written" in line
+    assert "Traceback" not in result.stderr
+    assert reopen(tmp_path / "out" / "cut.mp4")[1] == 270  # every decoded frame written

@@ -89,3 +89,4 @@ def test_a_stream_that_stays_down_ends_after_its_tries_and_the_others_go_on(shor
     assert lost.status == "lost: 2 reconnection tries failed"
     assert lost.reconnects == 0 and kept.status == "stopped" and kept.processed > 400
     assert summary.stopped_by == "test" and summary.incomplete == [lost]
+    assert "| lost: 2 reconnection tries failed |" in summary.format()

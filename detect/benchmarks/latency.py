@@ -50,6 +50,7 @@ from detect.benchmarks.twins import (
     TORCHVISION_MADDS,
     TORCHVISION_SIZE,
     TorchvisionNetwork,
+    in_torchvision_labels,
     torchvision_runner,
     torchvision_ssdlite,
     torchvision_twin,
@@ -74,7 +75,8 @@ from detect.export.runtime import ExportMetadata, OnnxDetector
 from detect.inference.backends import OnnxPredictor
 from detect.models import SSDLite, load_torchvision, ssdlite
 from detect.models.backbones import backbone_options
-from detect.weights.checkpoint import load_checkpoint
+from detect.weights.hub import HubConfig
+from detect.weights.sources import open_checkpoint
 
 BACKEND_NAMES = ("pytorch", "pytorch_compiled", "onnxruntime", "onnxruntime_int8")
 SYNTHETIC_SHAPE = (3, 480, 640)  # a typical COCO image, for images_dir=None
@@ -280,7 +282,7 @@ def _compare(
         if row_name.endswith("[onnxruntime_int8]"):
             checks.append((True, "int8: quantised, not expected to give the same detections"))
         else:
-            checks.append(compare_detections(runner()[1], reference))
+            checks.append(compare_detections(in_torchvision_labels(model, runner()[1]), reference))
     latency = measure_runners({**ours_runners, TORCHVISION: theirs_run}, warmup=warmup, runs=runs)
     cost, tv_cost = counted_cost(model, model.size), counted_cost(TorchvisionNetwork(tv), 320)
     return Comparison(
@@ -321,6 +323,7 @@ def bench(
     backends: Backends | None = None,
     weights: str = "untrained",
     trained_like: TrainedLike | None = None,
+    hub: HubConfig | None = None,
 ) -> BenchReport:
     """Time every configuration (or the checkpoint) on one batch; see the module doc."""
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -358,7 +361,7 @@ def bench(
         if device == "cpu":
             settings["peak_gflops"] = peak_gflops()
         if ckpt is not None:
-            checkpoint = load_checkpoint(ckpt)
+            checkpoint = open_checkpoint(ckpt, hub)
             model, categories = checkpoint.model, checkpoint.categories
             label = f"trained: {ckpt}"
             config = {"checkpoint": str(ckpt), "size": model.size}
@@ -530,6 +533,7 @@ def run_bench(cfg: DictConfig) -> BenchReport:
         ),
         weights=cfg.weights,
         trained_like=TrainedLike(**cfg.trained_like),
+        hub=HubConfig(**cfg.hub),
     )
     settings = report.settings
     print(

@@ -65,7 +65,7 @@ def torchvision_twin(model: SSDLite, seed: int = 0) -> tuple[nn.Module | None, s
     mode, or None and why not (another size or architecture)."""
     if model.size != TORCHVISION_SIZE:
         return None, f"input {model.size}, torchvision's SSDLite is fixed at {TORCHVISION_SIZE}"
-    tv = torchvision_ssdlite(seed, model.num_classes).eval()
+    tv = torchvision_ssdlite(seed, model.head.outputs).eval()  # folded outputs included
     try:
         tv.load_state_dict(remap_in_order(model.state_dict(), tv.state_dict()))
     except ValueError as error:
@@ -74,6 +74,15 @@ def torchvision_twin(model: SSDLite, seed: int = 0) -> tuple[nn.Module | None, s
     tv.score_thresh, tv.nms_thresh = config.score_thresh, config.nms_thresh
     tv.topk_candidates, tv.detections_per_img = config.topk_per_class, config.detections_per_image
     return tv, ""
+
+
+def in_torchvision_labels(model: SSDLite, detections: Detections) -> Detections:
+    """Our detections with torchvision's labels: its class output index (for a head with
+    folded classes, e.g. the COCO detector's, our label l is output ``kept[l - 1]``)."""
+    if not model.head.folded_classes:
+        return detections
+    outputs = torch.cat((torch.zeros(1, dtype=torch.int64), model.head.kept.cpu()))
+    return [{**found, "labels": outputs[found["labels"].cpu()]} for found in detections]
 
 
 def torchvision_stages(tv_model: nn.Module, images: Sequence[Tensor]) -> Detections:

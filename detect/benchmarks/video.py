@@ -30,6 +30,7 @@ from detect.inference.outputs import OutputConfig
 from detect.inference.sources import open_sources, to_rgb_chw
 from detect.inference.stream import StreamConfig, run_stream
 from detect.models.predictor import Detector
+from detect.weights.hub import HubConfig
 
 MIB = 2**20
 
@@ -174,7 +175,7 @@ def soak(
 
 def run_bench_video(cfg: DictConfig) -> dict[str, float]:
     """Print the soak table (when ``soak_frames``) and the throughput table."""
-    loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads)
+    loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads, hub=HubConfig(**cfg.hub))
     detector, categories = loaded.detector, loaded.categories
     config = StreamConfig(
         batch_size=cfg.batch_size, queue_size=cfg.queue_size, score_thresh=cfg.score_thresh

@@ -9,6 +9,7 @@ from detect.data.transforms import PRESETS
 from detect.errors import ConfigError
 from detect.models.backbones import backbone_spec
 from detect.models.factory import build_detector
+from detect.weights.torchvision import backbone_weights
 
 
 def check_model(model: DictConfig) -> None:
@@ -16,6 +17,7 @@ def check_model(model: DictConfig) -> None:
     the whole detector builds."""
     backbone = OmegaConf.to_container(model.backbone, resolve=True)
     name, width = backbone.pop("name"), backbone.pop("width_mult")
+    pretrained = backbone.pop("pretrained", None)
     if not isinstance(width, (int, float)) or not width > 0:
         raise ConfigError(
             f"backbone.width_mult={width}: the width multiplier α must be > 0 "
@@ -35,6 +37,14 @@ def check_model(model: DictConfig) -> None:
         build_detector(OmegaConf.to_container(model, resolve=True), num_classes=2)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"model: {error}") from None
+    if pretrained:
+        backbone_weights(name, pretrained)  # published for this backbone? (nothing downloaded)
+        if width != 1.0 or backbone.get("reduced_tail"):
+            raise ConfigError(
+                f"backbone.pretrained={pretrained}: ImageNet weights are for width 1.0 and the "
+                "full last stage: set backbone.width_mult=1.0 and backbone.reduced_tail=false "
+                "(torchvision's own detectors use them so)"
+            )
 
 
 def at_least(cfg: DictConfig, key: str, minimum: int, allow_null: bool = False) -> None:

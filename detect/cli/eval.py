@@ -9,11 +9,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from detect.evaluation.evaluate import evaluate, model_dataset
 from detect.inference.backends import load_detector
+from detect.weights.hub import HubConfig
+from detect.weights.sources import is_published
 
 
 def run_eval(cfg: DictConfig) -> dict[str, float]:
     """Print pycocotools' summary; write ``detections.json`` and ``metrics.json``."""
-    loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads, cfg.compile)
+    hub = HubConfig(**cfg.hub)
+    loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads, cfg.compile, hub)
     data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
     dataset = model_dataset(loaded.categories, loaded.run_config, data, cfg.split, cfg.ckpt)
     evaluator = evaluate(loaded.detector, dataset, cfg.batch_size, cfg.num_workers)
@@ -26,7 +29,7 @@ def run_eval(cfg: DictConfig) -> dict[str, float]:
             name: {"AP": finite_or_none(ap), "AP50": finite_or_none(ap50)}
             for name, (ap, ap50) in table.items()
         }
-    output_dir = Path(cfg.output_dir or default_output_dir(Path(cfg.ckpt), cfg.split))
+    output_dir = Path(cfg.output_dir or default_output_dir(cfg.ckpt, cfg.split))
     evaluator.write(output_dir / "detections.json", output_dir / "metrics.json", metrics)
     skipped = len(dataset.report.skipped_images)
     print(
@@ -51,9 +54,13 @@ def finite_or_none(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def default_output_dir(checkpoint: Path, split: str) -> Path:
+def default_output_dir(checkpoint: str, split: str) -> Path:
     """``<run>/eval/<split>`` for a checkpoint in a run's ``checkpoints/``, else beside it;
-    ``…/eval/<name>/<split>`` beside an exported model (fp32 and int8 side by side)."""
+    ``…/eval/<name>/<split>`` beside an exported model (fp32 and int8 side by side);
+    ``outputs/eval/<name>/<split>`` for a published one (``torchvision:<name>``)."""
+    if is_published(checkpoint):
+        return Path("outputs") / "eval" / str(checkpoint).split(":", 1)[1] / split
+    checkpoint = Path(checkpoint)
     folder = checkpoint.resolve().parent
     if checkpoint.suffix == ".onnx":
         return folder / "eval" / checkpoint.stem / split

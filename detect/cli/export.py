@@ -14,7 +14,9 @@ from detect.errors import ConfigError, DatasetError, ExportError
 from detect.export.onnx import compare_backends, export_bytes, metadata_for, write_model
 from detect.export.quantize import quantize_int8
 from detect.export.runtime import OnnxDetector
-from detect.weights.checkpoint import Checkpoint, load_checkpoint
+from detect.weights.checkpoint import Checkpoint
+from detect.weights.hub import HubConfig
+from detect.weights.sources import is_published, open_checkpoint
 
 FORMATS = ("onnx",)
 
@@ -48,11 +50,15 @@ def images_for(
     return load_images(images_dir, count)
 
 
-def default_output(ckpt: Path) -> Path:
-    """``<run>/export/<checkpoint name>.onnx`` for a run's checkpoint, else beside it."""
-    folder = ckpt.resolve().parent
+def default_output(ckpt: str) -> Path:
+    """``<run>/export/<checkpoint name>.onnx`` for a run's checkpoint, else beside it;
+    ``outputs/export/<name>.onnx`` for a published one (``torchvision:<name>``)."""
+    if is_published(ckpt):
+        return Path("outputs") / "export" / f"{ckpt.split(':', 1)[1]}.onnx"
+    path = Path(ckpt)
+    folder = path.resolve().parent
     run = folder.parent if folder.name == "checkpoints" else folder
-    return run / "export" / f"{ckpt.stem}.onnx"
+    return run / "export" / f"{path.stem}.onnx"
 
 
 def int8_path(path: Path) -> Path:
@@ -71,8 +77,7 @@ def run_export(cfg: DictConfig) -> list[Path]:
     """Write the fp32 model (and the int8 one when asked); print what was checked."""
     if cfg.format not in FORMATS:
         raise ConfigError(f"unknown format {cfg.format!r}; choose one of {', '.join(FORMATS)}")
-    ckpt = Path(cfg.ckpt)
-    checkpoint = load_checkpoint(ckpt)
+    checkpoint = open_checkpoint(cfg.ckpt, HubConfig(**cfg.hub))
     # every input is read before anything is written
     images = calibration = []
     if cfg.check.count > 0:
@@ -85,7 +90,7 @@ def run_export(cfg: DictConfig) -> list[Path]:
         checkpoint.model, checkpoint.categories, checkpoint.model_config, checkpoint.run_config
     )
     fp32 = export_bytes(checkpoint.model, metadata, cfg.opset)
-    output = Path(cfg.output) if cfg.output else default_output(ckpt)
+    output = Path(cfg.output) if cfg.output else default_output(cfg.ckpt)
     written = [write_model(fp32, output)]
     print(f"wrote {output} ({len(fp32) / 1e6:.1f} MB, opset {cfg.opset}, fp32)")
     if images:

@@ -11,6 +11,7 @@ from detect.inference.outputs import OutputConfig
 from detect.inference.sources import Reconnect, open_sources
 from detect.inference.stats import StreamSummary
 from detect.inference.stream import StreamConfig, run_stream
+from detect.weights.hub import HubConfig
 
 
 def source_list(source: str | int | ListConfig | list) -> list[str | int]:
@@ -32,7 +33,7 @@ def run_detect(cfg: DictConfig) -> StreamSummary:
         score_thresh=cfg.score_thresh,
         max_frames=cfg.max_frames,
     )
-    loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads)
+    loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads, hub=HubConfig(**cfg.hub))
     reconnect = Reconnect(**OmegaConf.to_container(cfg.reconnect, resolve=True))
     sources = open_sources(source_list(cfg.source), cfg.loop, reconnect, cfg.timeout_s)
     outputs = OutputConfig(

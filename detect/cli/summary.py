@@ -12,6 +12,7 @@ from detect.models import mobilenet
 def run_summary(cfg: DictConfig) -> str:
     """Print the chosen backbone's layers, feature taps and totals (a classifier, as the paper)."""
     backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
+    backbone.pop("pretrained", None)  # the layers are the same either way
     try:
         model = mobilenet(**backbone, num_classes=cfg.num_classes)
     except ValueError as error:

@@ -26,6 +26,10 @@ from detect.training.console import quiet_lightning_tips
 from detect.training.module import DetectionModule
 from detect.training.optim import ScheduleConfig
 from detect.weights.checkpoint import CHECKPOINT_KEY, read_checkpoint
+from detect.weights.hub import HubConfig
+from detect.weights.sources import open_checkpoint
+from detect.weights.torchvision import load_backbone
+from detect.weights.transfer import plan_head, transfer_config, transfer_weights
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +60,28 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
 
 def check_resume(cfg: DictConfig, ckpt_path: str) -> dict[str, Any]:
     """Read the checkpoint (refused by name if it is not a plain detect checkpoint) and refuse a
-    schedule it cannot continue, before any data is read. Returns the raw checkpoint."""
+    schedule it cannot continue, before any data is read: another batch size (an epoch would
+    change its steps), or fewer epochs than it has already run. More epochs extend the run
+    (the schedule is re-planned from the current step). Returns the raw checkpoint."""
     raw = read_checkpoint(ckpt_path)
-    stored = raw[CHECKPOINT_KEY].get("run_config", {})
-    for key in ("trainer.max_epochs", "loader.batch_size"):
-        then = OmegaConf.select(OmegaConf.create(stored), key)
-        now = OmegaConf.select(cfg, key)
-        if then is not None and then != now:
+    meta = raw[CHECKPOINT_KEY]
+    stored = meta.get("run_config", {})
+    then_batch = stored.get("loader", {}).get("batch_size")
+    if then_batch is not None and then_batch != cfg.loader.batch_size:
+        raise ConfigError(
+            f"{ckpt_path} was trained with loader.batch_size={then_batch}, this config has "
+            f"{cfg.loader.batch_size}: resume with the same batch size (or start a new run)"
+        )
+    then_epochs = stored.get("trainer", {}).get("max_epochs")
+    steps, total = int(raw.get("global_step", 0)), meta.get("total_steps")
+    now_epochs = cfg.trainer.get("max_epochs")
+    if then_epochs and total and now_epochs and now_epochs > 0:
+        planned = total * now_epochs // then_epochs
+        if planned < steps:
             raise ConfigError(
-                f"{ckpt_path} was trained with {key}={then}, this config has {now}: resume with "
-                "the same trainer.max_epochs and loader.batch_size (or start a new run)"
+                f"{ckpt_path} is at step {steps} (epoch {raw.get('epoch', 0)}); "
+                f"trainer.max_epochs={now_epochs} plans only {planned} steps: resume with at "
+                f"least {-(-steps * then_epochs // total)} epochs (or start a new run)"
             )
     return raw
 
@@ -81,11 +97,11 @@ def check_not_a_ddp_sweep(cfg: DictConfig) -> None:
         )
 
 
-def datasets(cfg: DictConfig) -> DetectionDataModule:
-    """Train set with the augmentation preset ending at the model's size; val set untouched
+def datasets(cfg: DictConfig, size: int) -> DetectionDataModule:
+    """Train set with the augmentation preset ending at the model's ``size``; val set untouched
     (the model resizes it, and detections come back in original pixels for COCO eval)."""
     data = OmegaConf.to_container(cfg.data, resolve=True)
-    train = build_dataset(data, "train", transforms=build_transforms(cfg.augment, cfg.model.size))
+    train = build_dataset(data, "train", transforms=build_transforms(cfg.augment, size))
     val = build_dataset(data, "val")
     if train.categories != val.categories:
         raise DatasetError(
@@ -122,28 +138,52 @@ class TrainingRun:
 
 
 def build(cfg: DictConfig) -> TrainingRun:
-    """Check the config and the resume point (before any data is read), then build data,
-    module, callbacks, loggers and Trainer."""
+    """Check the config, the resume point and the weights to start from (before any data is
+    read), then build data, module (with its starting weights), callbacks, loggers, Trainer."""
     check_train_config(cfg)
     check_not_a_ddp_sweep(cfg)
+    hub = HubConfig(**cfg.hub)
     ckpt_path = resume_checkpoint(cfg)
+    model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    source = None
     if ckpt_path:
         raw = check_resume(cfg, ckpt_path)
+        model_config = raw[CHECKPOINT_KEY]["model"]  # exactly the network being continued
         rank_zero_info(
             f"resuming from {ckpt_path} (epoch {raw['epoch']}, global step {raw['global_step']})"
         )
+    elif cfg.init_from:
+        source = open_checkpoint(cfg.init_from, hub)
+        if cfg.finetune.architecture == "source":
+            model_config = source.model_config
+        elif cfg.finetune.architecture != "config":
+            raise ConfigError(
+                f"finetune.architecture={cfg.finetune.architecture}: choose source or config"
+            )
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = datasets(cfg)
+    datamodule = datasets(cfg, model_config["size"])
+    categories = datamodule.train_dataset.categories
+    plan = None
+    if source is not None:
+        plan = plan_head(source, categories, cfg.finetune.fold_unmatched)
+        model_config = transfer_config(model_config, plan)
     module = DetectionModule(
-        model_config=OmegaConf.to_container(cfg.model, resolve=True),
-        categories=datamodule.train_dataset.categories,
+        model_config=model_config,
+        categories=categories,
         optimizer=instantiate(cfg.optimizer),
         schedule=ScheduleConfig(**cfg.schedule),
         on_nonfinite_loss=cfg.on_nonfinite_loss,
         run_config=run_config(cfg),
+        backbone_lr_mult=cfg.finetune.backbone_lr_mult,
     )
+    if source is not None:
+        rank_zero_info(transfer_weights(source, module.model, plan, cfg.init_from).summary())
+    elif not ckpt_path and model_config["backbone"].get("pretrained"):
+        backbone = model_config["backbone"]
+        load_backbone(module.model, backbone["name"], backbone["pretrained"], hub)
+        rank_zero_info(f"backbone: {backbone['name']} ImageNet weights ({backbone['pretrained']})")
     run_dir = Path(cfg.paths.run_dir)
     trainer: L.Trainer = instantiate(
         cfg.trainer,

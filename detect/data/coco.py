@@ -12,7 +12,7 @@ import io
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -82,6 +82,24 @@ class DataReport:
         path.write_text(json.dumps(record, indent=2))
 
 
+@dataclass(frozen=True)
+class Problem:
+    """Something a format reader could not use: an image (skipped) or one box (dropped)."""
+
+    file: str
+    reason: str
+    image: bool = False  # True: the whole image is unusable
+
+
+def coco_index(dataset: dict[str, Any]) -> COCO:
+    """pycocotools' index of a COCO-format dict (made by a reader of another format)."""
+    coco = COCO()
+    coco.dataset = dataset
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
+        coco.createIndex()
+    return coco
+
+
 def load_coco(annotation_file: Path) -> COCO:
     """pycocotools' index of ``annotation_file``, or an error that names the file."""
     if not annotation_file.is_file():
@@ -109,7 +127,8 @@ class Record:
 
 
 class CocoDetection(Dataset):
-    """An image folder plus an ``instances_*.json``; items are ``(image, target)``.
+    """An image folder plus an ``instances_*.json`` (or a COCO-format dict, with the problems
+    its reader met); items are ``(image, target)``.
 
     ``verify_images`` decodes every image up front (with a progress bar) so that corrupt files
     are reported (or raised) before training; otherwise they are found, logged and skipped when
@@ -122,22 +141,32 @@ class CocoDetection(Dataset):
     def __init__(
         self,
         image_dir: str | Path,
-        annotation_file: str | Path,
+        annotation_file: str | Path | dict[str, Any],
         transforms: Callable[..., dict[str, Any]] | None = None,
         keep_negatives: bool = True,
         on_bad_sample: BadSamplePolicy = "skip",
         verify_images: bool = False,
+        problems: Sequence[Problem] = (),
+        source: str | None = None,
     ) -> None:
         if on_bad_sample not in ("skip", "raise"):
-            raise ValueError(f"on_bad_sample must be 'skip' or 'raise', got {on_bad_sample!r}")
+            raise DatasetError(f"on_bad_sample must be 'skip' or 'raise', got {on_bad_sample!r}")
         self.image_dir = Path(image_dir)
         if not self.image_dir.is_dir():
             raise DatasetError(f"image folder not found: {self.image_dir}; check data.root")
-        self.coco = load_coco(Path(annotation_file))
+        if isinstance(annotation_file, dict):
+            self.coco = coco_index(annotation_file)
+        else:
+            self.coco = load_coco(Path(annotation_file))
         self.categories = CategoryMap.from_coco(self.coco.dataset["categories"])
         self.transforms = transforms
         self.on_bad_sample = on_bad_sample
-        self.report = DataReport(str(annotation_file))
+        self.report = DataReport(source or str(annotation_file))
+        for problem in problems:
+            if problem.image:
+                self._bad(problem.file, problem.reason)
+            else:
+                self.report.drop_box(problem.reason, problem.file)
         self.records = self._scan(keep_negatives, verify_images)
 
     def _bad(self, file_name: str, reason: str) -> None:

@@ -16,6 +16,7 @@ from typing import Literal
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 
 from detect.errors import DatasetError, ImageError
@@ -75,6 +76,20 @@ def read_image(path: str | Path, order: Literal["rgb", "bgr"] = "rgb") -> np.nda
     if image is None:
         raise ImageError(path, "not an image OpenCV can decode (corrupt, or another format)")
     return image if order == "bgr" else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) from the file's header (PIL reads no pixels), or an :class:`ImageError`:
+    for readers of formats whose labels need the size (YOLO's are relative to it)."""
+    path = Path(path)
+    reason = probe_image(path)
+    if reason is not None:
+        raise ImageError(path, reason)
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise ImageError(path, "not an image (no readable image header)") from None
 
 
 def to_chw_tensor(image: np.ndarray) -> Tensor:

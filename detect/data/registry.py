@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from detect.data.coco import CocoDetection
 from detect.data.shapes import shapes_dataset
+from detect.data.voc import VOC_CLASSES, voc_dataset
+from detect.data.yolo import yolo_dataset
 from detect.errors import DatasetError
 from detect.plain import check_plain
 
@@ -69,7 +71,45 @@ def shapes_split(
     )
 
 
-FORMATS: dict[str, Callable[..., CocoDetection]] = {"coco": coco_split, "shapes": shapes_split}
+def yolo_split(
+    split: str,
+    root: str,
+    yaml_file: str = "data.yaml",
+    keep_negatives: bool = True,
+    on_bad_sample: str = "skip",
+    **runtime: Any,
+) -> CocoDetection:
+    """A split of a YOLO-format set: ``root/yaml_file`` names the classes and the images."""
+    return yolo_dataset(
+        root,
+        split,
+        yaml_file,
+        keep_negatives=keep_negatives,
+        on_bad_sample=on_bad_sample,
+        **runtime,
+    )
+
+
+def voc_split(
+    split: str,
+    root: str,
+    names: Sequence[str] = VOC_CLASSES,
+    keep_negatives: bool = True,
+    on_bad_sample: str = "skip",
+    **runtime: Any,
+) -> CocoDetection:
+    """A split of a Pascal VOC-format set under ``root`` (ImageSets/Main/<split>.txt)."""
+    return voc_dataset(
+        root, split, names, keep_negatives=keep_negatives, on_bad_sample=on_bad_sample, **runtime
+    )
+
+
+FORMATS: dict[str, Callable[..., CocoDetection]] = {
+    "coco": coco_split,
+    "shapes": shapes_split,
+    "yolo": yolo_split,
+    "voc": voc_split,
+}
 RUNTIME = ("transforms", "verify_images", "generate")  # given by the caller, never by a config
 
 
@@ -127,6 +167,8 @@ def build_dataset(
             f"{source}: the {fmt} data config has no {split} split; it has "
             f"{', '.join(sections) or 'none'}"
         )
+    if not isinstance(sections[split], (Mapping, type(None))):
+        raise DatasetError(f"{source}: data.{split} must be a section of fields")
     fields = {**config, **(sections[split] or {})}
     builder = FORMATS[fmt]
     known = fields_of(builder)

@@ -28,7 +28,8 @@ from detect.export.fuse import fuse_conv_bn
 from detect.export.onnx import export_bytes, metadata_for
 from detect.export.runtime import OnnxDetector
 from detect.models.predictor import Detector, Predictor
-from detect.weights.checkpoint import load_checkpoint
+from detect.weights.hub import HubConfig
+from detect.weights.sources import open_checkpoint
 
 BACKENDS = ("pytorch", "onnxruntime")
 
@@ -63,13 +64,15 @@ def load_detector(
     device: str = "cpu",
     threads: int | None = None,
     compile: bool = False,
+    hub: HubConfig | None = None,
 ) -> LoadedDetector:
-    """``path``: a training checkpoint (``.ckpt``) or an exported model (``.onnx``, which runs
-    on ``onnxruntime``). ``threads``: intra-op threads (None: the backend's default)."""
+    """``path``: a training checkpoint (``.ckpt``), ``torchvision:<name>`` (a published COCO
+    detector, fetched through ``hub``) or an exported model (``.onnx``, which runs on
+    ``onnxruntime``). ``threads``: intra-op threads (None: the backend's default)."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    path = Path(path)
-    if path.suffix == ".onnx":
+    if Path(path).suffix == ".onnx":
+        path = Path(path)
         if backend != "onnxruntime":
             raise ExportError(f"{path} is an exported model: run it with backend=onnxruntime")
         onnx_detector = OnnxDetector(path, threads)
@@ -80,7 +83,7 @@ def load_detector(
             meta.run_config,
             f"{path} (onnxruntime, {meta.precision})",
         )
-    checkpoint = load_checkpoint(path)
+    checkpoint = open_checkpoint(path, hub)
     source = f"{path} (step {checkpoint.global_step}"
     if backend == "onnxruntime":
         metadata = metadata_for(

@@ -34,11 +34,16 @@ class SSDLite(nn.Module):
         box_coder: BoxCoder | None = None,
         loss_config: LossConfig = LossConfig(),  # noqa: B008 - frozen dataclass
         postprocess_config: PostprocessConfig = PostprocessConfig(),  # noqa: B008
+        folded_classes: Sequence[int] = (),
     ) -> None:
         super().__init__()
         self.features = features
         self.head = SSDLiteHead(
-            features.channels, default_boxes.num_anchors_per_location(), num_classes, bn
+            features.channels,
+            default_boxes.num_anchors_per_location(),
+            num_classes,
+            bn,
+            folded_classes,
         )
         self.size = size
         self.num_classes = num_classes
@@ -100,11 +105,13 @@ def ssdlite(
     init: InitScheme = "normal",
     loss: LossConfig = LossConfig(),  # noqa: B008 - frozen dataclass
     postprocess: PostprocessConfig = PostprocessConfig(),  # noqa: B008
+    folded_classes: Sequence[int] = (),
     **backbone_options: Any,
 ) -> SSDLite:
     """SSDLite on any MobileNet at any width and square input size (torchvision's defaults).
 
-    ``backbone_options`` are the backbone's own (``reduced_tail``, ``dilated`` for V3).
+    ``backbone_options`` are the backbone's own (``reduced_tail``, ``dilated`` for V3);
+    ``folded_classes``: class outputs counted as background (see :class:`SSDLiteHead`).
     ``ssdlite("v3_large", reduced_tail=True)`` is torchvision's ``ssdlite320_mobilenet_v3_large``.
     """
     bn = BatchNormConfig(bn_eps, bn_momentum)
@@ -135,4 +142,5 @@ def ssdlite(
         bn,
         loss_config=loss,
         postprocess_config=postprocess,
+        folded_classes=folded_classes,
     )

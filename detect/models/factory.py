@@ -13,6 +13,7 @@ from detect.models.loss import LossConfig
 from detect.models.postprocess import PostprocessConfig
 
 MODEL_FIELDS = ("size", "backbone", "head")
+WEIGHTS_FIELDS = ("pretrained",)  # where a backbone's weights come from: not architecture
 SETTINGS = {"loss": LossConfig, "postprocess": PostprocessConfig}
 HEAD_FIELDS = tuple(
     name
@@ -50,4 +51,6 @@ def build_detector(model: Mapping[str, Any], num_classes: int) -> SSDLite:
         if key in head:
             head[key] = tuple(tuple(v) if isinstance(v, list) else v for v in head[key])
     name, width = backbone.pop("name"), backbone.pop("width_mult")
+    for key in WEIGHTS_FIELDS:
+        backbone.pop(key, None)
     return ssdlite(name, width, num_classes=num_classes, size=model["size"], **head, **backbone)

@@ -71,7 +71,14 @@ class SSDLiteFeatures(nn.Module):
 
 
 class SSDLiteHead(nn.Module):
-    """Per-map class and box predictors; outputs flattened to (N, anchors, K) in anchor order."""
+    """Per-map class and box predictors; outputs flattened to (N, anchors, K) in anchor order.
+
+    ``folded_classes``: extra class outputs that count as background — the class layer has
+    ``num_classes + len(folded_classes)`` outputs per anchor, and the folded ones (output
+    indices) are merged into the background logit by log-sum-exp, so p(background) = p(0) +
+    Σ p(folded) and every other class keeps exactly its probability. A torchvision COCO head's
+    ten N/A outputs fold this way, as do a source model's classes that a fine-tuned one drops.
+    The remaining outputs, in index order, are the labels 1..num_classes-1."""
 
     def __init__(
         self,
@@ -79,12 +86,23 @@ class SSDLiteHead(nn.Module):
         anchors_per_location: Sequence[int],
         num_classes: int,
         bn: BatchNormConfig,
+        folded_classes: Sequence[int] = (),
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
+        self.folded_classes = tuple(int(c) for c in folded_classes)
+        self.outputs = num_classes + len(self.folded_classes)  # class outputs per anchor
+        folded = self.folded_classes
+        if len(set(folded)) < len(folded) or not all(0 < c < self.outputs for c in folded):
+            raise ValueError(
+                f"folded_classes {folded} must be distinct output indices in 1..{self.outputs - 1}"
+            )
+        kept = [c for c in range(1, self.outputs) if c not in self.folded_classes]
+        self.register_buffer("background", torch.tensor((0, *self.folded_classes)), False)
+        self.register_buffer("kept", torch.tensor(kept, dtype=torch.int64), False)
         pairs = list(zip(in_channels, anchors_per_location, strict=True))
         self.classification = nn.ModuleList(
-            prediction_block(ch, num_classes * n, bn) for ch, n in pairs
+            prediction_block(ch, self.outputs * n, bn) for ch, n in pairs
         )
         self.regression = nn.ModuleList(prediction_block(ch, 4 * n, bn) for ch, n in pairs)
         normal_init(self)
@@ -99,13 +117,17 @@ class SSDLiteHead(nn.Module):
             )
         return torch.cat(flat, dim=1)
 
+    def fold(self, logits: Tensor) -> Tensor:
+        """(…, outputs) → (…, num_classes): the folded outputs merged into background."""
+        if not self.folded_classes:
+            return logits
+        background = torch.logsumexp(logits.index_select(-1, self.background), -1, keepdim=True)
+        return torch.cat((background, logits.index_select(-1, self.kept)), dim=-1)
+
     def forward(self, maps: list[Tensor]) -> dict[str, Tensor]:
+        classes = [block(x) for block, x in zip(self.classification, maps, strict=True)]
+        boxes = [block(x) for block, x in zip(self.regression, maps, strict=True)]
         return {
-            "cls_logits": self._flatten(
-                [block(x) for block, x in zip(self.classification, maps, strict=True)],
-                self.num_classes,
-            ),
-            "bbox_regression": self._flatten(
-                [block(x) for block, x in zip(self.regression, maps, strict=True)], 4
-            ),
+            "cls_logits": self.fold(self._flatten(classes, self.outputs)),
+            "bbox_regression": self._flatten(boxes, 4),
         }

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 from torch.optim import Optimizer
 
@@ -19,7 +20,13 @@ from detect.evaluation.coco_eval import METRICS, CocoEvaluator
 from detect.models import preprocess
 from detect.models.factory import build_detector
 from detect.models.predictor import detect
-from detect.training.optim import ScheduleConfig, parameter_groups, warmup_cosine
+from detect.training.optim import (
+    ScheduleConfig,
+    apply_lr_mult,
+    parameter_groups,
+    warmup_cosine,
+    warmup_steps,
+)
 from detect.weights.checkpoint import CHECKPOINT_KEY, checkpoint_meta
 
 log = logging.getLogger(__name__)
@@ -34,7 +41,8 @@ class NonFiniteLossError(RuntimeError):
 
 class DetectionModule(L.LightningModule):
     """``model_config`` is the ``model`` node (see :func:`build_detector`); ``categories`` the
-    training set's category map, saved with every checkpoint together with ``run_config``."""
+    training set's category map, saved with every checkpoint together with ``run_config``.
+    ``backbone_lr_mult``: the backbone's learning rate relative to the rest (fine-tuning)."""
 
     def __init__(
         self,
@@ -44,6 +52,7 @@ class DetectionModule(L.LightningModule):
         schedule: ScheduleConfig = ScheduleConfig(),  # noqa: B008 - frozen dataclass
         on_nonfinite_loss: NonFinitePolicy = "stop",
         run_config: Mapping[str, Any] | None = None,
+        backbone_lr_mult: float = 1.0,
     ) -> None:
         super().__init__()
         if on_nonfinite_loss not in ("stop", "skip"):
@@ -55,10 +64,12 @@ class DetectionModule(L.LightningModule):
         self.model = build_detector(self.model_config, categories.num_classes)
         self.optimizer_factory = optimizer
         self.schedule = schedule
+        self.backbone_lr_mult = backbone_lr_mult
         self.on_nonfinite_loss = on_nonfinite_loss
         self.run_config = dict(run_config or {})
         self.skipped_batches = 0
         self.total_steps: int | None = None  # of the schedule, set in configure_optimizers
+        self.steps_per_epoch = 1
         self.resumed_total_steps: int | None = None
         self.evaluator: CocoEvaluator | None = None
         self.val_detections: Detections = []
@@ -153,11 +164,13 @@ class DetectionModule(L.LightningModule):
         return [item for part in everyone if part for item in part]
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = self.optimizer_factory(parameter_groups(self.model))
+        optimizer = self.optimizer_factory(parameter_groups(self.model, self.backbone_lr_mult))
+        apply_lr_mult(optimizer)
         total = int(self.trainer.estimated_stepping_batches)  # also sizes the train loader
         self.total_steps = total
         accumulate = self.trainer.accumulate_grad_batches
         per_epoch = max(math.ceil(self.trainer.num_training_batches / accumulate), 1)
+        self.steps_per_epoch = per_epoch
         scheduler = warmup_cosine(optimizer, self.schedule, total, per_epoch)
         return {
             "optimizer": optimizer,
@@ -182,11 +195,24 @@ class DetectionModule(L.LightningModule):
         self.best = tuple(meta["best"]) if meta.get("best") else None
 
     def on_train_start(self) -> None:
-        """A resumed schedule must be the one it was saved with: the restored cosine keeps its
-        length, and past its end it would climb back up."""
-        if self.resumed_total_steps not in (None, self.total_steps):
+        """A resumed run that got more steps re-plans its schedule from where it stands: the
+        restored cosine would end at the old total and then climb back up. Fewer steps than it
+        already took are refused."""
+        if self.resumed_total_steps in (None, self.total_steps):
+            return
+        step, total = self.global_step, self.total_steps
+        if total < step:
             raise CheckpointError(
-                f"the checkpoint's schedule has {self.resumed_total_steps} steps, this config "
-                f"gives {self.total_steps}: resume with the same trainer.max_epochs and "
-                "loader.batch_size (or start a new run)"
+                f"the checkpoint is at step {step} but this config plans {total} steps in all: "
+                "resume with at least as many trainer.max_epochs (or start a new run)"
             )
+        scheduler = self.trainer.lr_scheduler_configs[0].scheduler
+        ramp = warmup_steps(self.schedule, total - step, self.steps_per_epoch)
+        at_join, after = scheduler.lr_lambdas[0].extend(step, total, ramp)
+        base = scheduler.base_lrs[0]
+        rank_zero_info(
+            f"schedule extended from {self.resumed_total_steps} to {total} steps at step {step}: "
+            f"the learning rate goes on from {base * at_join:.4g} (continuous at the join), "
+            f"ramps to {base * after:.4g} over {ramp} steps (schedule.warmup_epochs), then "
+            "follows the cosine to the end"
+        )

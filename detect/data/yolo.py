@@ -1,0 +1,139 @@
+"""YOLO-format datasets (ultralytics' layout), read into the COCO form every other part uses.
+
+A ``data.yaml`` names the classes (``names``: a list, or a dict index → name) and each split's
+images (``train``/``val``/``test``: a folder, a ``.txt`` list of images, or a list of either,
+relative to ``path`` or to the yaml's folder); each image ``…/images/…/x.jpg`` has its boxes in
+``…/labels/…/x.txt``, one ``class cx cy w h`` line per box, normalised to the image size. An
+image without a label file is a negative. Class index k becomes category id k + 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from detect.data.coco import CocoDetection, Problem
+from detect.data.images import IMAGE_SUFFIXES, image_size
+from detect.errors import DatasetError
+
+
+def read_data_yaml(file: Path) -> tuple[Path, dict[str, Any], list[str]]:
+    """The dataset's base folder, the yaml's contents and the class names in index order."""
+    if not file.is_file():
+        raise DatasetError(f"YOLO data file not found: {file}; check data.root and data.yaml")
+    try:
+        config = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{file} is not readable YAML ({error})") from None
+    if not isinstance(config, dict) or "names" not in config:
+        raise DatasetError(f"{file} names no classes: it needs names: [class0, class1, …]")
+    names = config["names"]
+    if isinstance(names, dict):
+        if sorted(names) != list(range(len(names))):
+            raise DatasetError(f"{file}: names must be indexed 0..{len(names) - 1}")
+        names = [names[index] for index in range(len(names))]
+    base = Path(config.get("path") or ".")
+    base = base if base.is_absolute() else file.parent / base
+    return base, config, [str(name) for name in names]
+
+
+def split_images(base: Path, entry: Any, file: Path) -> list[Path]:
+    """The images a split entry names: folders (searched recursively), ``.txt`` lists, or a
+    list of those."""
+    entries = entry if isinstance(entry, list) else [entry]
+    images: list[Path] = []
+    for item in entries:
+        path = base / str(item)
+        if path.is_dir():
+            images += [p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
+        elif path.suffix == ".txt" and path.is_file():
+            lines = path.read_text(encoding="utf-8").split()
+            images += [p if p.is_absolute() else base / p for p in map(Path, lines)]
+        else:
+            raise DatasetError(f"{file}: {item} is neither a folder of images nor a .txt list")
+    return sorted(set(images))
+
+
+def label_file(image: Path) -> Path:
+    """``…/images/…/x.jpg`` → ``…/labels/…/x.txt`` (the last ``images`` folder)."""
+    parts = list(image.parts)
+    if "images" in parts:
+        index = len(parts) - 1 - parts[::-1].index("images")
+        parts[index] = "labels"
+    return Path(*parts).with_suffix(".txt")
+
+
+def read_labels(
+    label: Path, width: int, height: int, classes: int, name: str
+) -> tuple[list[tuple[int, list[float]]], list[Problem]]:
+    """(category id, COCO xywh box) per usable line, and a problem per unusable one."""
+    boxes, problems = [], []
+    for number, line in enumerate(label.read_text(encoding="utf-8").splitlines(), start=1):
+        values, where = line.split(), f"{name} (line {number})"
+        if not values:
+            continue
+        if len(values) != 5:
+            problems.append(Problem(where, "label line without 5 values (class cx cy w h)"))
+            continue
+        try:
+            index, (cx, cy, w, h) = int(values[0]), map(float, values[1:])
+        except ValueError:
+            problems.append(Problem(where, "label line that is not numbers"))
+            continue
+        if not 0 <= index < classes:
+            problems.append(Problem(where, f"class index {index} not in data.yaml names"))
+            continue
+        box = [(cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height]
+        boxes.append((index + 1, box))
+    return boxes, problems
+
+
+def yolo_to_coco(data_file: Path, split: str) -> tuple[Path, dict[str, Any], list[Problem]]:
+    """The split as (image folder, COCO-format dict, problems)."""
+    base, config, names = read_data_yaml(data_file)
+    if split not in config:
+        raise DatasetError(f"{data_file} has no {split} split (it has {', '.join(config)})")
+    images, annotations, problems = [], [], []
+    for image in split_images(base, config[split], data_file):
+        name = image.relative_to(base).as_posix() if image.is_relative_to(base) else str(image)
+        try:
+            width, height = image_size(image)
+        except DatasetError as error:
+            problems.append(Problem(name, str(error).split(": ", 1)[-1], image=True))
+            continue
+        image_id = len(images) + 1
+        images.append({"id": image_id, "file_name": name, "width": width, "height": height})
+        label = label_file(image)
+        if not label.is_file():
+            continue  # a negative
+        try:
+            boxes, bad = read_labels(label, width, height, len(names), name)
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(Problem(name, f"label file unreadable ({error})", image=True))
+            continue
+        problems += bad
+        for category, box in boxes:
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": category,
+                    "bbox": box,
+                    "area": box[2] * box[3],
+                    "iscrowd": 0,
+                }
+            )
+    categories = [{"id": i + 1, "name": n} for i, n in enumerate(names)]
+    dataset = {"images": images, "annotations": annotations, "categories": categories}
+    return base, dataset, problems
+
+
+def yolo_dataset(root: str | Path, split: str, yaml_file: str = "data.yaml", **options: Any):
+    """A YOLO split as a :class:`CocoDetection` (same report, transforms, evaluation)."""
+    data_file = Path(root) / yaml_file
+    base, dataset, problems = yolo_to_coco(data_file, split)
+    return CocoDetection(
+        base, dataset, problems=problems, source=f"{data_file} ({split})", **options
+    )

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from omegaconf import OmegaConf
+from support.configs import compose_config
 
 from detect.benchmarks.video import run_bench_video
 
 
 def test_bench_video_reports_fps_ratio_and_memory(short_clip, tiny_ckpt, capsys):
-    cfg = OmegaConf.create(
-        {
-            "ckpt": str(tiny_ckpt),
-            "clip": str(short_clip),
-            "frames": 24,
-            "repeats": 1,
-            "soak_frames": 40,
-            "sample_s": 0.05,
-            "slack_mib": 64,
-            "batch_size": 4,
-            "queue_size": 8,
-            "score_thresh": 0.3,
-            "backend": "pytorch",
-            "device": "cpu",
-            "threads": 1,
-        }
-    )
-    figures = run_bench_video(cfg)
+    overrides = [f"ckpt={tiny_ckpt}", f"clip={short_clip}", "frames=24", "repeats=1"]
+    overrides += ["soak_frames=40", "sample_s=0.05", "threads=1"]
+    figures = run_bench_video(compose_config("bench_video", overrides))
     out = capsys.readouterr().out
     assert "| ratio pipeline ÷ model only |" in out and "| soak: 40 frames" in out
     assert figures["model_fps"] > 0 and figures["pipeline_fps"] > 0

@@ -22,6 +22,7 @@ BAD_INPUT = {  # tool: (overrides, phrases the error line must hold)
     "cost": (["backbones=[v9]"], ["unknown backbone 'v9'", "v3_large"]),
     "eval": (["ckpt=/nonexistent/last.ckpt"], ["checkpoint not found: /nonexistent"]),
     "export": (["ckpt=/nonexistent/last.ckpt"], ["checkpoint not found: /nonexistent"]),
+    "import_weights": (["weights=torchvision:nonexistent"], ["unknown torchvision detector"]),
     "pareto": (["runs=[/nonexistent/run]"], ["no checkpoint or run directory at /nonexistent"]),
     "predict": (["ckpt={ckpt}", "source=/nonexistent.mp4"], ["cannot open video source"]),
     "prepare_coco": (["parts=[val2018]"], ["unknown COCO parts ['val2018']", "val2017"]),
@@ -58,9 +59,9 @@ def test_train_refuses_values_that_cannot_work_before_any_data(override, tmp_pat
 
 def test_a_refused_resume_is_refused_before_the_data_is_read(tiny_ckpt, tmp_path):
     result = run_tool(
-        "train", f"ckpt_path={tiny_ckpt}", "trainer.max_epochs=3", "data=coco", "data.root=/no"
+        "train", f"ckpt_path={tiny_ckpt}", "loader.batch_size=16", "data=coco", "data.root=/no"
     )
-    assert_one_line_error(result, "trained with trainer.max_epochs=30, this config has 3")
+    assert_one_line_error(result, "trained with loader.batch_size=32, this config has 16")
 
 
 def test_dataset_errors_raised_while_building_reach_the_user_unwrapped(tmp_path):

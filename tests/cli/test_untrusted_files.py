@@ -73,25 +73,26 @@ def test_every_payload_is_refused_by_name_when_read(name, tiny_ckpt, tmp_path, s
     assert not sentinel.exists()
 
 
-TOOLS = {  # tool, its overrides (the file as {ckpt}), the payload it meets
-    "eval": (["ckpt={ckpt}"], "shutil.copyfile"),
-    "export": (["ckpt={ckpt}"], "builtins.open"),
-    "predict": (["ckpt={ckpt}", "source={image}", "output_dir={out}"], "numpy.savetxt"),
-    "bench": (["ckpt={ckpt}", "runs=1", "warmup=0", "output={out}/b.json"], "os.system"),
-    "train": (["ckpt_path={ckpt}", "debug=tiny", "runs_dir={out}"], "a _target_ nested in a list"),
+TOOLS = {  # a tool and how it takes the file ({ckpt}): the payload it meets
+    ("eval", "ckpt={ckpt}"): "shutil.copyfile",
+    ("export", "ckpt={ckpt}"): "builtins.open",
+    ("predict", "ckpt={ckpt} source={image} output_dir={out}"): "numpy.savetxt",
+    ("bench", "ckpt={ckpt} runs=1 warmup=0 output={out}/b.json"): "os.system",
+    ("train", "ckpt_path={ckpt} debug=tiny runs_dir={out}"): "a _target_ nested in a list",
+    ("train", "init_from={ckpt} debug=tiny runs_dir={out}"): "subprocess.run",
 }
 
 
-@pytest.mark.parametrize("tool", list(TOOLS))
+@pytest.mark.parametrize(("tool", "overrides"), list(TOOLS), ids=[" ".join(t) for t in TOOLS])
 def test_each_tool_refuses_a_crafted_checkpoint_and_runs_nothing(
-    tool, tiny_ckpt, tmp_path, sentinel, coco_val_dir
+    tool, overrides, tiny_ckpt, tmp_path, sentinel, coco_val_dir
 ):
-    overrides, name = TOOLS[tool]
+    name = TOOLS[tool, overrides]
     where, payload = payloads(sentinel)[name]
     evil = crafted(tiny_ckpt, tmp_path / "evil.ckpt", where, payload)
     image = sorted(coco_val_dir.glob("*.jpg"))[0]
     out = tmp_path / "out"
-    result = run_tool(tool, *(o.format(ckpt=evil, image=image, out=out) for o in overrides))
+    result = run_tool(tool, *overrides.format(ckpt=evil, image=image, out=out).split())
     assert_one_line_error(result, "evil.ckpt", ".".join(where), "names code to call")
     assert not sentinel.exists()
     assert not (out / "detections.jsonl").exists() and not (tmp_path / "export").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -56,3 +57,31 @@ def conditioned_model(
     """An SSDLite (91 classes: torchvision's COCO head) with :func:`well_conditioned` weights."""
     model = ssdlite(backbone, 1.0, num_classes, size, **BACKBONES[backbone])
     return well_conditioned(model, images)
+
+
+def with_real_bn_statistics(model: nn.Module, run: Callable[[], object]) -> nn.Module:
+    """``model`` (seeded, untrained) with BN running statistics measured over one pass of
+    ``run`` on real images (a cumulative average), in eval mode: its outputs vary with the
+    image as a trained network's do, instead of being near-constant."""
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None
+    model.train()
+    with torch.no_grad():
+        run()
+    return model.eval()
+
+
+def torchvision_detector_state(images: list[Tensor], seed: int = 0) -> dict[str, Tensor]:
+    """A torchvision-format ``ssdlite320_mobilenet_v3_large`` state dict (``weights=None``,
+    seeded) with BN statistics from ``images`` (uint8 (3, H, W))."""
+    from detect.benchmarks.twins import torchvision_ssdlite
+
+    tv = torchvision_ssdlite(seed)
+
+    def run() -> None:
+        batch, _ = tv.transform([image.float() / 255 for image in images])
+        tv.head(list(tv.backbone(batch.tensors).values()))
+
+    return with_real_bn_statistics(tv, run).state_dict()

@@ -83,7 +83,7 @@ def test_warmup_counts_epochs_of_batches_even_when_max_steps_ends_the_run(tiny_s
     run = build(compose_config("train", [*overrides, "schedule.warmup_epochs=1"]))
     run.trainer.fit(run.module, datamodule=run.datamodule)
     scheduler = run.trainer.lr_scheduler_configs[0].scheduler
-    assert scheduler._milestones == [3]  # 24 images / batch 8 = 3 steps per epoch
+    assert scheduler.lr_lambdas[0].warmup == 3  # 24 images / batch 8 = 3 steps per epoch
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (trainer=gpu: AMP)")

@@ -72,8 +72,8 @@ def test_resume_restores_step_optimizer_and_ema(tiny_shapes, tmp_path):
     assert run.trainer.global_step == 6
     final = read_checkpoint(tmp_path / "r" / "checkpoints" / "last.ckpt")
     assert final["global_step"] == 6 and final["averaging_state"]["n_averaged"] == 6
-    with pytest.raises(ConfigError, match=r"trainer\.max_epochs=2, this config has 3"):
-        build(compose_config("train", [*overrides, "resume=true", "trainer.max_epochs=3"]))
+    with pytest.raises(ConfigError, match=r"loader\.batch_size=8, this config has 4"):
+        build(compose_config("train", [*overrides, "resume=true", "loader.batch_size=4"]))
     mid_run = read_checkpoint(next((tmp_path / "r" / "checkpoints").glob("best-*.ckpt")))
     ema, raw = mid_run["state_dict"], mid_run["current_model_state"]
     assert ema.keys() == raw.keys()  # the saved weights are the EMA's, the raw ones ride along

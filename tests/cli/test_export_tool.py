@@ -44,6 +44,8 @@ def test_export_writes_checked_fp32_and_int8_models(checkpoint, coco_val_dir):
     int8 = fp32.with_name("last.int8.onnx")
     assert f"wrote {fp32}" in result.stdout and f"wrote {int8}" in result.stdout
     assert "checked against PyTorch: 4 images" in result.stdout and "equal" in result.stdout
+    (told,) = [line for line in result.stdout.splitlines() if "× the time" in line]
+    assert "× the time" in told and "AP on its val split (6 images)" in told
     assert int8.stat().st_size < fp32.stat().st_size
     categories = load_checkpoint(checkpoint).categories
     for path, precision in ((fp32, "fp32"), (int8, "int8")):

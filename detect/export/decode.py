@@ -107,30 +107,30 @@ def decode_boxes(
     ).astype(np.float32)
 
 
-def iou(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """(M, K) intersection over union of xyxy boxes (torchvision's box_iou arithmetic)."""
-    top_left = np.maximum(boxes[:, None, :2], others[None, :, :2])
-    bottom_right = np.minimum(boxes[:, None, 2:], others[None, :, 2:])
-    inter = np.clip(bottom_right - top_left, 0, None).prod(axis=2)
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    other = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    return inter / (area[:, None] + other[None, :] - inter)
-
-
 def greedy_nms(boxes: np.ndarray, threshold: float, limit: int) -> np.ndarray:
     """Greedy NMS over boxes already in processing order (best first), stopped at ``limit``
-    keeps: candidates are taken a window at a time, each window first cleared against the keeps
-    so far, so the result is the full run's first ``limit`` keeps."""
+    keeps: each keep clears the candidates after it that overlap it more than ``threshold``,
+    a window of candidates at a time (a window is first cleared against the keeps so far), so
+    the result is the full run's first ``limit`` keeps at the cost of the windows needed."""
+    x1, y1, x2, y2 = boxes.T
+    area = (x2 - x1) * (y2 - y1)
+
+    def overlapping(best: int, rest: np.ndarray) -> np.ndarray:
+        width = np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest])
+        height = np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest])
+        inter = np.clip(width, 0, None) * np.clip(height, 0, None)
+        return inter / (area[best] + area[rest] - inter) > threshold
+
     kept: list[int] = []
     start, window = 0, FIRST_WINDOW * limit
     while start < len(boxes) and len(kept) < limit:
         stop = min(len(boxes), start + window)
         chunk = np.arange(start, stop)
-        if kept:
-            chunk = chunk[(iou(boxes[chunk], boxes[kept]) <= threshold).all(axis=1)]
+        for best in kept:  # cleared against the keeps so far
+            chunk = chunk[~overlapping(best, chunk)]
         while chunk.size and len(kept) < limit:
-            best, rest = chunk[0], chunk[1:]
-            kept.append(int(best))
-            chunk = rest[iou(boxes[rest], boxes[best : best + 1])[:, 0] <= threshold]
+            best, chunk = int(chunk[0]), chunk[1:]
+            kept.append(best)
+            chunk = chunk[~overlapping(best, chunk)]
         start, window = stop, window * 4
     return np.asarray(kept, dtype=np.int64)

@@ -77,7 +77,7 @@ def test_export_errors_name_the_problem(checkpoint, tmp_path):
     assert_one_line_error(result, "checkpoint not found")
     exported = checkpoint.parents[1] / "export" / "last.onnx"
     run_tool("export.py", f"ckpt={checkpoint}", "check.count=0", check=True)
-    result = run_tool("eval.py", f"ckpt={exported}")  # backend defaults to pytorch
+    result = run_tool("eval.py", f"ckpt={exported}", "backend=pytorch")
     assert_one_line_error(result, "run it with backend=onnxruntime")
     result = run_tool("eval.py", f"ckpt={tmp_path / 'nothing.onnx'}", "backend=onnxruntime")
     assert_one_line_error(result, "exported model not found")

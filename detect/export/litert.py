@@ -5,9 +5,6 @@ the file (:mod:`detect.export.tflite`). Needs the ``litert`` extra."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 import torch
 
 from detect.errors import ConfigError, ExportError
@@ -64,10 +61,3 @@ def export_tflite(model: SSDLite, metadata: ExportMetadata, precision: str = "fp
         raise ConfigError("LiteRT exports hold the network alone: postprocess=false")
     data = quantise(convert(model), precision)
     return with_metadata(data, ExportMetadata(**{**metadata.__dict__, "precision": precision}))
-
-
-def check_runs(data: bytes, images: Sequence[np.ndarray]) -> None:
-    """Load and run the file once (a converter bug shows here, not on the phone)."""
-    from detect.export.litert_runtime import LiteRTDetector
-
-    LiteRTDetector(data, threads=1)(list(images))

@@ -5,6 +5,8 @@ the file (:mod:`detect.export.tflite`). Needs the ``litert`` extra."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from detect.errors import ConfigError, ExportError

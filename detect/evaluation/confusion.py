@@ -13,6 +13,7 @@ label swapped on it moves exactly one count off the diagonal.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -142,5 +143,5 @@ def plot_confusion(
             axes.text(column, row, str(value), ha="center", va="center", fontsize=6, color=colour)
     axes.set_title(f"confusion at score ≥ {score_thresh:g}, IoU ≥ {iou_thresh:g}")
     figure.text(0.02, 0.01, caption(score_thresh, iou_thresh), wrap=True, fontsize=7, va="bottom")
-    figure.tight_layout(rect=(0, 0.08, 1, 1))
-    figure.savefig(path, dpi=90)
+    figure.subplots_adjust(left=0.16, right=0.98, bottom=0.2, top=0.95)
+    atomic_write(path, functools.partial(figure.savefig, format="png", dpi=90))

@@ -9,6 +9,7 @@ overall curve is the mean over the categories with ground truth, so its area is 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from detect.io import atomic_write
 
 CURVE_IOUS = (0.5, 0.75)
 OVERALL = "all"
+CELL = (1.2, 1.35)  # per-category panels: one unit square each, with room between
 
 
 @dataclass(frozen=True)
@@ -76,38 +78,52 @@ def plot_overall(curves: PrCurves, path: Path) -> None:
     style(axes, "precision–recall, all categories (mean)")
     axes.legend(loc="lower left")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    atomic_write(path, functools.partial(figure.savefig, format="png", dpi=110))
 
 
 def plot_per_category(curves: PrCurves, path: Path, order: list[str]) -> None:
-    """Small multiples: one panel per category (in ``order``), a curve per IoU."""
+    """Small multiples, one cell per category (in ``order``), a curve per IoU — drawn as cells
+    of one plot (each recall 0–1 across, precision 0–1 up), which keeps 80 of them quick."""
     names = [name for name in order if any(name in c for c in curves.precision.values())]
-    columns = min(6, max(1, len(names)))
+    columns = min(8, max(1, len(names)))
     rows = max(1, math.ceil(len(names) / columns))
-    figure = Figure(figsize=(2.6 * columns, 2.3 * rows))
-    grid = figure.subplots(rows, columns, squeeze=False)
-    for axes, name in zip(grid.flat, names, strict=False):
+    figure = Figure(figsize=(1.8 * columns, 1.6 * rows + 0.4))
+    axes = figure.add_axes((0.01, 0.01, 0.98, 0.98 - 0.4 / (1.6 * rows + 0.4)))
+    colours = {iou: f"C{index}" for index, iou in enumerate(curves.precision)}
+    for cell, name in enumerate(names):
+        x, y = (cell % columns) * CELL[0], -(cell // columns) * CELL[1]
+        frame = [x, x + 1, x + 1, x, x], [y, y, y + 1, y + 1, y]
+        axes.plot(*frame, color="#999", linewidth=0.6)
+        axes.plot([x, x + 1], [y + 0.5] * 2, color="#ddd", linewidth=0.5)
         areas = []
         for iou, by_name in curves.precision.items():
             if name in by_name:
-                axes.step(curves.recall, by_name[name], where="post", label=f"{iou:g}")
+                axes.step(
+                    x + curves.recall,
+                    y + by_name[name],
+                    where="post",
+                    color=colours[iou],
+                    linewidth=1,
+                )
                 areas.append(f"{curves.area(iou, name):.2f}")
-        style(axes, f"{name} ({' / '.join(areas)})", small=True)
-    for axes in list(grid.flat)[len(names) :]:
-        axes.set_visible(False)
-    if names:
-        grid.flat[0].legend(title="IoU", fontsize=7, title_fontsize=7, loc="lower left")
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
+        axes.text(x, y + 1.04, f"{name} {' / '.join(areas)}", fontsize=7, va="bottom")
+    axes.set_xlim(-0.05, columns * CELL[0])
+    axes.set_ylim(-(rows - 1) * CELL[1] - 0.05, 1.2)
+    axes.axis("off")
+    legend = ", ".join(
+        f"IoU {iou:g} ({colour})"
+        for iou, colour in zip(curves.precision, ("blue", "orange"), strict=False)
+    )
+    figure.suptitle(
+        f"precision (up, 0–1) against recall (across, 0–1); AP per {legend}", fontsize=8
+    )
+    atomic_write(path, functools.partial(figure.savefig, format="png", dpi=90))
 
 
-def style(axes: Any, title: str, small: bool = False) -> None:
+def style(axes: Any, title: str) -> None:
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.02)
-    axes.set_title(title, fontsize=8 if small else 11)
+    axes.set_title(title)
     axes.grid(alpha=0.3)
-    if not small:
-        axes.set_xlabel("recall")
-        axes.set_ylabel("precision")
-    else:
-        axes.tick_params(labelsize=6)
+    axes.set_xlabel("recall")
+    axes.set_ylabel("precision")

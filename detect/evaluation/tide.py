@@ -27,6 +27,7 @@ pycocotools gives AP + ΔAP (both tested).
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -49,6 +50,7 @@ ERROR_NAMES = {
 # what a detection is besides an error: a true positive, on a crowd region (ignored), or past
 # COCO's 100 per image and category (never scored)
 TRUE_POSITIVE, IGNORED, UNRANKED = "tp", "ignored", "unranked"
+UNTYPED = "fp"  # a false positive before its type is found
 MAX_DETECTIONS = 100
 FIXED_BY_MATCHING = ("cls", "loc")  # the types whose oracle turns an error into a TP
 
@@ -110,6 +112,22 @@ class Fix:
         """The classes whose AP this edit changes."""
         touched = {int(category[i]) for i in self.dropped | self.to_tp}
         return touched | set(self.moved) | set(self.removed)
+
+    @functools.cached_property
+    def sorted_dropped(self) -> np.ndarray:
+        return np.array(sorted(self.dropped), dtype=np.int64)
+
+    @functools.cached_property
+    def sorted_to_tp(self) -> np.ndarray:
+        return np.array(sorted(self.to_tp), dtype=np.int64)
+
+
+def contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Which ``queries`` are in ``sorted_values`` (a binary search: cheap however many)."""
+    if not sorted_values.size:
+        return np.zeros(queries.shape, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, queries), sorted_values.size - 1)
+    return sorted_values[at] == queries
 
 
 def interpolated_ap(true_positive: np.ndarray, num_gt: int, recall_thresholds: np.ndarray) -> float:
@@ -191,7 +209,7 @@ class ErrorAnalysis:
             detections = np.asarray(item["dtIds"], dtype=np.int64) - 1  # loadRes: id = index + 1
             matched, ignored = item["dtMatches"][0] > 0, item["dtIgnore"][0].astype(bool)
             self.kind[detections] = np.where(
-                ignored, IGNORED, np.where(matched, TRUE_POSITIVE, "fp")
+                ignored, IGNORED, np.where(matched, TRUE_POSITIVE, UNTYPED)
             )
             real = ~np.asarray(item["gtIgnore"], dtype=bool)
             gt_ids = np.asarray(item["gtIds"], dtype=np.int64)
@@ -206,7 +224,7 @@ class ErrorAnalysis:
     def _attribute_false_positives(self) -> set[int]:
         """Type each false positive (module doc); return the missed GT ids."""
         by_image: dict[int, list[int]] = defaultdict(list)
-        for index in np.flatnonzero(self.kind == "fp"):
+        for index in np.flatnonzero(self.kind == UNTYPED):
             by_image[int(self.image[index])].append(int(index))
         aimed_at: set[int] = set()
         missed: set[int] = set()
@@ -271,16 +289,17 @@ class ErrorAnalysis:
         ranked = scored[np.lexsort((scored, image_rank, -score))]
         self.rank = np.empty(len(self.results), dtype=np.int64)
         self.rank[ranked] = np.arange(ranked.size)
+        self.true_positive = self.kind == TRUE_POSITIVE
         self.ranking = {c: ranked[self.category[ranked] == c] for c in self.evaluated}
 
     def category_ap(self, category: int, fix: Fix | None = None) -> float:
         """AP of one class at t_f, after ``fix``."""
         ranking = self.ranking.get(category, np.empty(0, dtype=np.int64))
         num_gt = self.num_gt[category]
-        true = self.kind[ranking] == TRUE_POSITIVE
+        true = self.true_positive[ranking]
         if fix is not None:
-            true |= np.isin(ranking, list(fix.to_tp))
-            keep = ~np.isin(ranking, list(fix.dropped))
+            true = true | contains(fix.sorted_to_tp, ranking)
+            keep = ~contains(fix.sorted_dropped, ranking)
             ranking, true = ranking[keep], true[keep]
             moved = np.asarray(fix.moved.get(category, []), dtype=np.int64)
             if moved.size:

@@ -27,11 +27,10 @@ pycocotools gives AP + ΔAP (both tested).
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -99,48 +98,48 @@ class ErrorBreakdown:
 
 @dataclass
 class Fix:
-    """An oracle's edit: detections ``dropped`` (suppressed, or moved out of their class),
-    ``to_tp`` (loc errors made true positives in place), ``moved`` (cls errors made true
-    positives of their target's class: class → detection indices) and GT ``removed`` per class."""
+    """An oracle's edit, per class (COCO id → ranks, in :class:`ErrorAnalysis`'s ranking): the
+    detections it ``drops`` (suppressed, or moved to another class), those it ``turns`` into
+    true positives in place (loc errors), those it ``moves_in`` as true positives (cls errors
+    aimed at a box of this class), and how many GT it ``removes`` (missed)."""
 
-    dropped: set[int] = field(default_factory=set)
-    to_tp: set[int] = field(default_factory=set)
-    moved: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
-    removed: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    drops: dict[int, np.ndarray]
+    turns: dict[int, np.ndarray]
+    moves_in: dict[int, np.ndarray]
+    removes: dict[int, int]
 
-    def categories(self, category: np.ndarray) -> set[int]:
-        """The classes whose AP this edit changes."""
-        touched = {int(category[i]) for i in self.dropped | self.to_tp}
-        return touched | set(self.moved) | set(self.removed)
-
-    @functools.cached_property
-    def sorted_dropped(self) -> np.ndarray:
-        return np.array(sorted(self.dropped), dtype=np.int64)
-
-    @functools.cached_property
-    def sorted_to_tp(self) -> np.ndarray:
-        return np.array(sorted(self.to_tp), dtype=np.int64)
+    def categories(self, last_tp: dict[int, int]) -> set[int]:
+        """The classes whose AP this edit can change. Dropping a false positive ranked below its
+        class's last true positive changes nothing: COCOeval's precision envelope and recall
+        thresholds never read past that rank."""
+        changed = set(self.turns) | set(self.moves_in) | set(self.removes)
+        return changed | {c for c, ranks in self.drops.items() if ranks[0] < last_tp.get(c, -1)}
 
 
-def contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Which ``queries`` are in ``sorted_values`` (a binary search: cheap however many)."""
-    if not sorted_values.size:
-        return np.zeros(queries.shape, dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_values, queries), sorted_values.size - 1)
-    return sorted_values[at] == queries
+def by_class(indices: Iterable[int], category: np.ndarray, rank: np.ndarray) -> dict:
+    """Detection indices → class → their ranks, sorted."""
+    grouped: dict[int, list[int]] = defaultdict(list)
+    for index in indices:
+        grouped[int(category[index])].append(int(rank[index]))
+    return {c: np.sort(np.asarray(ranks, dtype=np.int64)) for c, ranks in grouped.items()}
 
 
-def interpolated_ap(true_positive: np.ndarray, num_gt: int, recall_thresholds: np.ndarray) -> float:
-    """COCOeval.accumulate's AP for one class, IoU and area: ``true_positive`` flags in its
-    ranking (score descending), precision made monotone, read at each recall threshold (the
-    first rank reaching it; 0 past the last), averaged. A class left without GT by the missed-GT
-    oracle scores 1 if nothing is detected in it, else 0 (no recall, all false)."""
+def interpolated_ap(
+    positions: np.ndarray, num_gt: int, detections: int, recall_thresholds: np.ndarray
+) -> float:
+    """COCOeval.accumulate's AP for one class, IoU and area, from the 0-based ``positions`` of
+    its true positives among its ``detections`` ranked by score: precision tp / (fp + tp) at
+    each rank, made monotone, read at the first rank reaching each recall threshold (0 past the
+    last) and averaged. Only the true positives' ranks matter — recall first reaches a
+    threshold at one, and a false positive never raises the envelope — so this equals
+    pycocotools' sum over every rank, operation for operation. A class left without GT by the
+    missed-GT oracle scores 1 if nothing is detected in it, else 0 (no recall, all false)."""
     if num_gt == 0:
-        return 0.0 if true_positive.size else 1.0
-    if not true_positive.size:
+        return 0.0 if detections else 1.0
+    if not positions.size:
         return 0.0
-    tp = np.cumsum(true_positive, dtype=float)
-    fp = np.cumsum(~true_positive, dtype=float)
+    tp = np.arange(1, positions.size + 1, dtype=float)
+    fp = positions + 1.0 - tp
     recall = tp / num_gt
     precision = np.maximum.accumulate((tp / (fp + tp + np.spacing(1)))[::-1])[::-1]
     ranks = np.searchsorted(recall, recall_thresholds, side="left")
@@ -281,63 +280,85 @@ class ErrorAnalysis:
     # --- AP and the oracles --------------------------------------------------------------
 
     def _index_rankings(self) -> None:
-        """Per class, its scored detections in COCOeval's ranking: score descending, then
-        image (sorted ids), then result order — the order its stable sorts give."""
+        """Every scored detection's rank in COCOeval's order — score descending, then image
+        (sorted ids), then result order, as its stable sorts give — and per class the ranks of
+        its detections and of its true positives, and the true positives' positions."""
         scored = np.flatnonzero((self.kind != UNRANKED) & (self.kind != IGNORED))
         score = np.array([self.results[i]["score"] for i in scored], dtype=float)
         image_rank = np.searchsorted(self.image_ids, self.image[scored])
         ranked = scored[np.lexsort((scored, image_rank, -score))]
         self.rank = np.empty(len(self.results), dtype=np.int64)
         self.rank[ranked] = np.arange(ranked.size)
-        self.true_positive = self.kind == TRUE_POSITIVE
-        self.ranking = {c: ranked[self.category[ranked] == c] for c in self.evaluated}
+        true_positive = self.kind == TRUE_POSITIVE
+        self.class_ranks, self.tp_positions, self.tp_ranks = {}, {}, {}
+        for c in self.evaluated:
+            in_class = ranked[self.category[ranked] == c]
+            self.class_ranks[c] = self.rank[in_class]
+            self.tp_positions[c] = np.flatnonzero(true_positive[in_class])
+            self.tp_ranks[c] = self.class_ranks[c][self.tp_positions[c]]
+        self.last_tp = {c: int(r[-1]) if r.size else -1 for c, r in self.tp_ranks.items()}
 
     def category_ap(self, category: int, fix: Fix | None = None) -> float:
-        """AP of one class at t_f, after ``fix``."""
-        ranking = self.ranking.get(category, np.empty(0, dtype=np.int64))
+        """AP of one class at t_f, after ``fix``: the true positives' new positions are their
+        ranks' places among the class's detections, less those dropped before them, plus those
+        moved in before them."""
+        ranks, true = self.class_ranks[category], self.tp_ranks[category]
         num_gt = self.num_gt[category]
-        true = self.true_positive[ranking]
-        if fix is not None:
-            true = true | contains(fix.sorted_to_tp, ranking)
-            keep = ~contains(fix.sorted_dropped, ranking)
-            ranking, true = ranking[keep], true[keep]
-            moved = np.asarray(fix.moved.get(category, []), dtype=np.int64)
-            if moved.size:
-                ranks = np.concatenate([self.rank[ranking], self.rank[moved]])
-                true = np.concatenate([true, np.ones(moved.size, dtype=bool)])[np.argsort(ranks)]
-            num_gt -= fix.removed.get(category, 0)
-        return interpolated_ap(true, num_gt, self.recall_thresholds)
+        if fix is None:
+            return interpolated_ap(
+                self.tp_positions[category], num_gt, ranks.size, self.recall_thresholds
+            )
+        empty = np.empty(0, dtype=np.int64)
+        drops = fix.drops.get(category, empty)
+        moves_in = fix.moves_in.get(category, empty)
+        true = np.sort(np.concatenate([true, fix.turns.get(category, empty), moves_in]))
+        positions = (
+            np.searchsorted(ranks, true)
+            - np.searchsorted(drops, true)
+            + np.searchsorted(moves_in, true)
+        )
+        detections = ranks.size - drops.size + moves_in.size
+        num_gt -= fix.removes.get(category, 0)
+        return interpolated_ap(positions, num_gt, detections, self.recall_thresholds)
 
     def oracle(self, types: Iterable[str], image_id: int | None = None) -> Fix:
         """The edit that fixes every error of ``types`` (in ``image_id`` only, if given)."""
         types = set(types)
-        fix = Fix()
         if image_id is None:
             candidates = [i for errors in self.errors_by_image.values() for i in errors]
         else:
             candidates = self.errors_by_image.get(image_id, [])
+        dropped: list[int] = []
+        turned: list[int] = []
         contenders: dict[int, list[int]] = defaultdict(list)
         for index in candidates:
             if self.kind[index] not in types:
                 continue
             target = int(self.target[index])
             if self.kind[index] in FIXED_BY_MATCHING and target not in self.used:
-                contenders[target].append(int(index))
+                contenders[target].append(index)
             else:
-                fix.dropped.add(int(index))
+                dropped.append(index)
+        moved_to: dict[int, list[int]] = defaultdict(list)
         for target, indices in contenders.items():
             best = min(indices, key=lambda i: self.rank[i])
-            fix.dropped |= set(indices) - {best}
+            dropped += [i for i in indices if i != best]
             if self.kind[best] == "loc":
-                fix.to_tp.add(best)
+                turned.append(best)
             else:
-                fix.dropped.add(best)
-                fix.moved[self.ground_truth.anns[target]["category_id"]].append(best)
+                dropped.append(best)
+                moved_to[self.ground_truth.anns[target]["category_id"]].append(int(self.rank[best]))
+        removes: dict[int, int] = defaultdict(int)
         if "miss" in types:
             missed = self.missed if image_id is None else self.missed_by_image.get(image_id, [])
             for gt_id in missed:
-                fix.removed[self.ground_truth.anns[gt_id]["category_id"]] += 1
-        return fix
+                removes[self.ground_truth.anns[gt_id]["category_id"]] += 1
+        return Fix(
+            by_class(dropped, self.category, self.rank),
+            by_class(turned, self.category, self.rank),
+            {c: np.sort(np.asarray(r, dtype=np.int64)) for c, r in moved_to.items()},
+            dict(removes),
+        )
 
     def breakdown(self) -> ErrorBreakdown:
         """AP, ΔAP and counts per type and class; the AP lost in each image."""
@@ -371,7 +392,7 @@ class ErrorAnalysis:
         loss = {}
         for image_id in self.image_ids:
             fix = self.oracle(ERROR_TYPES, image_id)
-            touched = fix.categories(self.category) & set(self.evaluated)
+            touched = fix.categories(self.last_tp) & set(self.evaluated)
             gain = sum(self.category_ap(c, fix) - ap[c] for c in touched)
             loss[image_id] = gain / len(self.evaluated) if self.evaluated else 0.0
         return loss

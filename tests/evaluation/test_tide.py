@@ -191,3 +191,14 @@ def test_no_detections_miss_everything(truth):
 def test_thresholds_must_be_ordered(truth):
     with pytest.raises(ValueError, match="background_iou < foreground_iou"):
         ErrorAnalysis(truth, [], truth.getImgIds(), foreground_iou=0.1, background_iou=0.5)
+
+
+def test_the_per_image_loss_skips_only_classes_it_cannot_change(truth):
+    analysis = ErrorAnalysis(truth, real_detections(), truth.getImgIds())
+    ap = {c: analysis.category_ap(c) for c in analysis.evaluated}
+    loss = analysis.image_loss(ap)
+    for image_id in analysis.image_ids:  # every class recomputed, none skipped
+        fix = analysis.oracle(ERROR_TYPES, image_id)
+        gain = sum(analysis.category_ap(c, fix) - ap[c] for c in analysis.evaluated)
+        assert loss[image_id] == pytest.approx(gain / len(analysis.evaluated), abs=1e-12)
+    assert sum(value > 0 for value in loss.values()) > 50

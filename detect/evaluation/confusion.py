@@ -127,8 +127,9 @@ def plot_confusion(
     shown = [k for k in range(size) if matrix[k].sum() or matrix[:, k].sum()] + [size]
     sub = matrix[np.ix_(shown, shown)]
     names = [labels(categories)[k] for k in shown]
-    side = max(4.5, 0.32 * len(shown) + 2.5)
-    figure = Figure(figsize=(side, side + 0.6))
+    side = max(4.5, 0.22 * len(shown) + 2.2)  # inches: the cells, then 1.5 in of labels
+    height = side + 0.9  # and the caption below
+    figure = Figure(figsize=(side, height))
     axes = figure.subplots()
     shade = np.log1p(sub)
     axes.imshow(shade, cmap="Blues")
@@ -142,6 +143,8 @@ def plot_confusion(
             colour = "white" if shade[row, column] > 0.6 * limit else "black"
             axes.text(column, row, str(value), ha="center", va="center", fontsize=6, color=colour)
     axes.set_title(f"confusion at score ≥ {score_thresh:g}, IoU ≥ {iou_thresh:g}")
-    figure.text(0.02, 0.01, caption(score_thresh, iou_thresh), wrap=True, fontsize=7, va="bottom")
-    figure.subplots_adjust(left=0.16, right=0.98, bottom=0.2, top=0.95)
+    figure.text(0.02, 0.1 / height, caption(score_thresh, iou_thresh), wrap=True, fontsize=8)
+    figure.subplots_adjust(
+        left=1.5 / side, right=1 - 0.1 / side, bottom=2.3 / height, top=1 - 0.35 / height
+    )
     atomic_write(path, functools.partial(figure.savefig, format="png", dpi=90))

@@ -231,6 +231,11 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def image(src: str, alt: str) -> str:
+    """A picture of the page, linked to itself at full size."""
+    return f"<a href='{src}'><img src='{src}' alt='{html.escape(alt)}'></a>"
+
+
 def page(title: str, sections: list[str]) -> str:
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -266,7 +271,7 @@ def errors_section(breakdown: ErrorBreakdown, categories) -> str:
     rows = error_rows(breakdown, categories)
     return (
         f"<h2>Where the AP is lost</h2><p class='note'>{note}</p>"
-        "<figure><img src='errors.png' alt='AP lost per error type'></figure>"
+        f"<figure>{image('errors.png', 'AP lost per error type')}</figure>"
         f"<div class='scroll'>{table(error_header(breakdown), rows)}</div>"
         "<p class='note'>Also as errors.csv.</p>"
     )
@@ -326,8 +331,8 @@ def curves_section() -> str:
         "<h2>Precision–recall</h2><p class='note'>COCOeval's interpolated precision at its 101 "
         "recall thresholds (area all, 100 detections); the area under each curve is its AP. "
         "Data: pr_curves.csv.</p>"
-        "<figure><img src='pr_overall.png' alt='overall precision-recall'></figure>"
-        "<figure><img src='pr_per_category.png' alt='precision-recall per category'>"
+        f"<figure>{image('pr_overall.png', 'overall precision-recall')}</figure>"
+        f"<figure>{image('pr_per_category.png', 'precision-recall per category')}"
         "<figcaption>Per category, best AP first; titles give AP at IoU 0.5 / 0.75."
         "</figcaption></figure>"
     )
@@ -336,7 +341,7 @@ def curves_section() -> str:
 def confusion_section(config: ReportConfig) -> str:
     return (
         "<h2>Confusion matrix</h2>"
-        "<figure><img src='confusion.png' alt='confusion matrix'>"
+        f"<figure>{image('confusion.png', 'confusion matrix')}"
         f"<figcaption>{html.escape(caption(config.score_thresh, config.iou_thresh))} Classes "
         "that never occur are left out of the plot; confusion.csv has them all.</figcaption>"
         "</figure>"
@@ -350,7 +355,7 @@ def gallery_section(gallery: list[GalleryImage], config: ReportConfig, iou: floa
     for item in gallery:
         errors = ", ".join(f"{ERROR_NAMES[e]} {n}" for e, n in item.errors.items())
         figures.append(
-            f"<figure><img src='gallery/{item.file}' alt='{html.escape(item.source)}'>"
+            f"<figure>{image(f'gallery/{item.file}', item.source)}"
             f"<figcaption>{html.escape(item.source)}: fixing its errors would add "
             f"{item.loss:.4f} to AP@{iou:g} — {html.escape(errors)}</figcaption></figure>"
         )

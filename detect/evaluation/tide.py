@@ -116,7 +116,9 @@ class Fix:
         return changed | {c for c, ranks in self.drops.items() if ranks[0] < last_tp.get(c, -1)}
 
 
-def by_class(indices: Iterable[int], category: np.ndarray, rank: np.ndarray) -> dict:
+def by_class(
+    indices: Iterable[int], category: np.ndarray, rank: np.ndarray
+) -> dict[int, np.ndarray]:
     """Detection indices → class → their ranks, sorted."""
     grouped: dict[int, list[int]] = defaultdict(list)
     for index in indices:

@@ -139,10 +139,10 @@ def largest_difference(a: Scored, b: Scored) -> tuple[float, float]:
 
 def run_bench_eval(cfg: DictConfig) -> dict[str, float]:
     """Make the set, score it with both backends, print the table, write ``cfg.output``."""
-    if not fast_backend_installed():
-        raise ConfigError("faster-coco-eval is not installed: pip install -e '.[fast]'")
     if cfg.images < 1 or cfg.repeats < 1:
         raise ConfigError(f"images and repeats must be ≥ 1, got {cfg.images} and {cfg.repeats}")
+    if not fast_backend_installed():
+        raise ConfigError("faster-coco-eval is not installed: pip install -e '.[fast]'")
     truth, categories, results = synthetic_set(
         cfg.images, cfg.boxes_per_image, cfg.detections_per_image, cfg.seed
     )

@@ -8,6 +8,7 @@ No torch: this runs beside onnxruntime or LiteRT only.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 import numpy as np
 
 BBOX_CLAMP = math.log(1000.0 / 16)  # largest exp() argument, as the box coder's
-FIRST_WINDOW = 4  # × the detections kept: the first NMS window, growing 4× when short
+FIRST_WINDOW = 4  # × the detections kept: the first NMS window
+GROWTH_MARGIN = 1.25  # a short window grows to this × the size its keep rate says is enough
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,7 @@ class Decoder:
         candidate_scores, candidate_labels = candidate_scores[order], rows[order] + 1
         candidate_boxes = boxes[anchors[order]]
         kept = greedy_nms(
-            candidate_boxes + (candidate_labels * (self.size + 1.0))[:, None],
-            self.nms_thresh,
-            self.detections_per_image,
+            candidate_boxes, candidate_labels, self.nms_thresh, self.detections_per_image
         )
         height, width = original
         scale = np.array([width, height, width, height], dtype=np.float32) / self.size
@@ -117,30 +117,48 @@ def decode_boxes(
     ).astype(np.float32)
 
 
-def greedy_nms(boxes: np.ndarray, threshold: float, limit: int) -> np.ndarray:
-    """Greedy NMS over boxes already in processing order (best first), stopped at ``limit``
-    keeps: each keep clears the candidates after it that overlap it more than ``threshold``,
-    a window of candidates at a time (a window is first cleared against the keeps so far), so
-    the result is the full run's first ``limit`` keeps at the cost of the windows needed."""
+def greedy_nms(boxes: np.ndarray, labels: np.ndarray, threshold: float, limit: int) -> np.ndarray:
+    """Class-wise greedy NMS over boxes already in processing order (best first), stopped at
+    ``limit`` keeps: the full run's first ``limit`` keeps, at the cost of the windows needed.
+
+    Written for numpy rather than as torchvision's loop (one Python step per keep, each a pass
+    over the window): the overlaps of every same-class pair in a window are one vectorised
+    computation, and the greedy pass then only visits the boxes that overlap a later one."""
+    window = min(len(boxes), FIRST_WINDOW * limit)
+    while True:
+        kept = window_keeps(boxes[:window], labels[:window], threshold)
+        if len(kept) >= limit or window == len(boxes):
+            return kept[:limit]
+        enough = math.ceil(GROWTH_MARGIN * window * limit / max(len(kept), 1))
+        window = min(len(boxes), max(window + limit, enough))
+
+
+def window_keeps(boxes: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+    """Greedy NMS of all of ``boxes`` (in processing order) within each label: the keeps'
+    positions, in order. A box is suppressed by a kept earlier box of its label overlapping
+    it more than ``threshold`` (IoU), as in torchvision's ``nms``."""
+    grouped = np.argsort(labels, kind="stable")  # each label's boxes together, in order
+    starts = np.flatnonzero(np.r_[True, np.diff(labels[grouped]) != 0])
+    ends = np.r_[starts[1:], len(grouped)]
+    # every pair (i, j), i before j, of one label: i at each position, j at the later ones
+    later = np.repeat(ends, ends - starts) - np.arange(len(grouped)) - 1
+    first = np.repeat(np.arange(len(grouped)), later)
+    offsets = np.arange(len(first)) - np.repeat(np.cumsum(later) - later, later)
+    i, j = grouped[first], grouped[first + 1 + offsets]
     x1, y1, x2, y2 = boxes.T
+    width = np.clip(np.minimum(x2[i], x2[j]) - np.maximum(x1[i], x1[j]), 0, None)
+    height = np.clip(np.minimum(y2[i], y2[j]) - np.maximum(y1[i], y1[j]), 0, None)
+    inter = width * height
     area = (x2 - x1) * (y2 - y1)
-
-    def overlapping(best: int, rest: np.ndarray) -> np.ndarray:
-        width = np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest])
-        height = np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest])
-        inter = np.clip(width, 0, None) * np.clip(height, 0, None)
-        return inter / (area[best] + area[rest] - inter) > threshold
-
-    kept: list[int] = []
-    start, window = 0, FIRST_WINDOW * limit
-    while start < len(boxes) and len(kept) < limit:
-        stop = min(len(boxes), start + window)
-        chunk = np.arange(start, stop)
-        for best in kept:  # cleared against the keeps so far
-            chunk = chunk[~overlapping(best, chunk)]
-        while chunk.size and len(kept) < limit:
-            best, chunk = int(chunk[0]), chunk[1:]
-            kept.append(best)
-            chunk = chunk[~overlapping(best, chunk)]
-        start, window = stop, window * 4
-    return np.asarray(kept, dtype=np.int64)
+    over = inter / (area[i] + area[j] - inter) > threshold
+    sources, targets = i[over], j[over]
+    if not sources.size:
+        return np.arange(len(boxes))
+    order = np.argsort(sources, kind="stable")
+    sources, targets = sources[order], targets[order]
+    suppressed = np.zeros(len(boxes), dtype=bool)
+    bounds = np.flatnonzero(np.r_[True, np.diff(sources) != 0, True])
+    for start, stop in itertools.pairwise(bounds):  # sources in order
+        if not suppressed[sources[start]]:
+            suppressed[targets[start:stop]] = True
+    return np.flatnonzero(~suppressed)

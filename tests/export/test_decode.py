@@ -1,17 +1,19 @@
-"""The numpy decoder's NMS is torchvision's greedy NMS, stopped at the limit, window or not."""
+"""The numpy decoder's NMS is torchvision's class-wise greedy NMS, stopped at the limit, window
+or not."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from torchvision.ops import nms
+from torchvision.ops import batched_nms, nms
 
 from detect.export import decode
 
 
+@pytest.mark.parametrize("classes", [1, 3])
 @pytest.mark.parametrize("first_window", [1, 4])  # windows of 5 and 20 candidates, or one
-def test_greedy_nms_keeps_what_torchvision_keeps(first_window, monkeypatch):
+def test_greedy_nms_keeps_what_torchvision_keeps(first_window, classes, monkeypatch):
     monkeypatch.setattr(decode, "FIRST_WINDOW", first_window)
     generator = np.random.default_rng(0)
     corner = generator.uniform(0, 200, (400, 2))
@@ -19,7 +21,12 @@ def test_greedy_nms_keeps_what_torchvision_keeps(first_window, monkeypatch):
     scores = np.round(generator.uniform(0, 1, 400), 1).astype(np.float32)  # many ties
     order = np.argsort(-scores, kind="stable")
     boxes = boxes[order].astype(np.float32)
-    reference = nms(torch.from_numpy(boxes), torch.from_numpy(scores[order]), 0.5).numpy()
+    labels = generator.integers(1, classes + 1, 400)
+    reference = batched_nms(
+        torch.from_numpy(boxes), torch.from_numpy(scores[order]), torch.from_numpy(labels), 0.5
+    ).numpy()
+    assert classes == 1 or len(reference) > len(nms(torch.from_numpy(boxes), torch.ones(400), 0.5))
     for limit in (5, 50, 1000):
-        kept = decode.greedy_nms(boxes, 0.5, limit)
+        kept = decode.greedy_nms(boxes, labels, 0.5, limit)
         assert kept.tolist() == reference[:limit].tolist()
+    assert decode.greedy_nms(boxes[:0], labels[:0], 0.5, 10).tolist() == []

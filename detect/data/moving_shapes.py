@@ -4,8 +4,9 @@ Circles, squares and triangles — the shapes set's primitives (:func:`shape_mas
 field and fill colours) — move in straight lines at constant speed over a still background that
 gets fresh pixel noise every frame. Each enters at one edge and leaves at another, so objects
 enter, leave, cross each other and pass in front of each other (each has its own depth); many
-cross the known counting line, a vertical segment through the middle of the frame. The same
-config and seed give the same video and ground truth.
+cross the known counting line, from the bottom to the top of the frame through its middle,
+always wholly inside the frame when they do. The same config and seed give the same video
+and ground truth.
 
 Ground truth per frame and object, exact because it is read from the drawn pixels: the box (the
 tight box of the shape's pixels inside the frame, as if nothing hid it), the visibility (pixels
@@ -39,7 +40,7 @@ from detect.io import atomic_write
 log = logging.getLogger(__name__)
 
 DESCRIPTION = "synthetic moving shapes (detect.data.moving_shapes)"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MIN_TRAIN_VISIBILITY = 0.25  # training boxes: objects at least this visible (others unlabelled)
 LINE_NAME, ZONE_NAME = "middle", "corner"
 PARAMS = ("num_train", "num_val", "seed", "per_video")  # the set's own; the rest: VideoConfig
@@ -51,15 +52,15 @@ class VideoConfig:
     size (circle diameter, square side, triangle circumscribed diameter) and speed (px per
     frame) drawn uniformly from the ranges."""
 
-    width: int = 320
-    height: int = 240
+    width: int = 224
+    height: int = 168
     frames: int = 500
     fps: float = 25.0
-    objects: int = 20
+    objects: int = 18
     min_size: float = 36.0
-    max_size: float = 64.0
-    min_speed: float = 1.5
-    max_speed: float = 4.0
+    max_size: float = 60.0
+    min_speed: float = 1.2
+    max_speed: float = 3.0
 
     def __post_init__(self) -> None:
         if min(self.width, self.height) < 32 or self.frames < 1 or self.objects < 0:
@@ -131,6 +132,23 @@ def edge_point(config: VideoConfig, edge: int, t: float, margin: float) -> np.nd
     )
 
 
+def path_ends(
+    rng: np.random.Generator, config: VideoConfig, reach: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where a path enters and leaves: outside two different edges, at 10–90 % of them, such
+    that wherever the shape overlaps the middle line it is wholly in the frame (no line
+    crossing is made by a sliver at the frame's top or bottom edge)."""
+    middle, low, high = config.width / 2, reach + 1, config.height - reach - 1
+    while True:
+        entry, leave = rng.choice(4, size=2, replace=False)
+        begin = edge_point(config, int(entry), rng.uniform(0.1, 0.9), reach + 1)
+        end = edge_point(config, int(leave), rng.uniform(0.1, 0.9), reach + 1)
+        points = begin + np.linspace(0, 1, 256)[:, None] * (end - begin)
+        near = np.abs(points[:, 0] - middle) <= reach + 2
+        if np.all((points[near, 1] >= low) & (points[near, 1] <= high)):
+            return begin, end
+
+
 class Scene:
     """The movers of one seeded video, its background, its counting line and zone."""
 
@@ -144,9 +162,7 @@ class Scene:
             category_id = int(rng.integers(1, len(CATEGORIES) + 1))
             size = rng.uniform(config.min_size, config.max_size)
             reach = size / math.sqrt(2) if category_id == 2 else size / 2
-            entry, leave = rng.choice(4, size=2, replace=False)
-            begin = edge_point(config, int(entry), rng.uniform(0.1, 0.9), reach + 1)
-            end = edge_point(config, int(leave), rng.uniform(0.1, 0.9), reach + 1)
+            begin, end = path_ends(rng, config, reach)
             duration = float(np.linalg.norm(end - begin)) / rng.uniform(
                 config.min_speed, config.max_speed
             )
@@ -178,7 +194,7 @@ class Scene:
                              duration), depth) in enumerate(zip(paths, depths, strict=True), 1)
         ]  # fmt: skip
         w, h = config.width, config.height
-        self.line = ((w / 2, 0.9 * h), (w / 2, 0.1 * h))  # "in": left → right
+        self.line = ((w / 2, float(h)), (w / 2, 0.0))  # "in": left → right
         self.zone = [
             (0.6 * w, 0.5 * h),
             (0.95 * w, 0.5 * h),
@@ -232,13 +248,11 @@ class Scene:
         return [self.layout(frame)[0] for frame in range(self.config.frames)]
 
     def true_counts(self, truth: list[list[ObjectState]]) -> dict[str, Any]:
-        """Crossings of the line (x = width / 2 between 10 % and 90 % of the height) by the box
-        centres, per direction ("in": left → right) and class, and the objects whose box centre
-        was ever in the zone, per class."""
+        """Crossings of the line x = width / 2 by the box centres, per direction ("in": left
+        → right) and class, and the objects whose box centre was ever in the zone, per class."""
         middle = self.config.width / 2
-        (_, bottom), (_, top) = self.line
         (zx1, zy1), (zx2, zy2) = self.zone[0], self.zone[2]
-        last: dict[int, tuple[int, tuple[float, float]]] = {}  # id → (side, centre there)
+        side: dict[int, int] = {}
         crossings = {"in": Counter(), "out": Counter()}
         entered: dict[int, str] = {}
         for states in truth:
@@ -246,15 +260,11 @@ class Scene:
                 cx, cy = state.centre
                 name = CATEGORIES[state.category_id - 1]
                 now = (cx > middle) - (cx < middle)
-                if not now:
-                    continue
-                before = last.get(state.object_id)
-                last[state.object_id] = (now, (cx, cy))
-                if before and now != before[0]:
-                    (bx, by) = before[1]
-                    y = by + (cy - by) * (middle - bx) / (cx - bx)  # where it met x = middle
-                    if top <= y <= bottom:
-                        crossings["in" if now > 0 else "out"][name] += 1
+                before = side.get(state.object_id)
+                if now and before and now != before:
+                    crossings["in" if now > 0 else "out"][name] += 1
+                if now:
+                    side[state.object_id] = now
                 if zx1 < cx < zx2 and zy1 < cy < zy2:
                     entered[state.object_id] = name
         return {

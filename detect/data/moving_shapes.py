@@ -5,8 +5,8 @@ field and fill colours) — move in straight lines at constant speed over a stil
 gets fresh pixel noise every frame. Each enters at one edge and leaves at another, so objects
 enter, leave, cross each other and pass in front of each other (each has its own depth); many
 cross the known counting line, from the bottom to the top of the frame through its middle,
-always wholly inside the frame when they do. The same config and seed give the same video
-and ground truth.
+always wholly inside the frame when they do (and none straddles it in the first frame). The
+same config and seed give the same video and ground truth.
 
 Ground truth per frame and object, exact because it is read from the drawn pixels: the box (the
 tight box of the shape's pixels inside the frame, as if nothing hid it), the visibility (pixels
@@ -40,7 +40,7 @@ from detect.io import atomic_write
 log = logging.getLogger(__name__)
 
 DESCRIPTION = "synthetic moving shapes (detect.data.moving_shapes)"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MIN_TRAIN_VISIBILITY = 0.25  # training boxes: objects at least this visible (others unlabelled)
 LINE_NAME, ZONE_NAME = "middle", "corner"
 PARAMS = ("num_train", "num_val", "seed", "per_video")  # the set's own; the rest: VideoConfig
@@ -166,7 +166,11 @@ class Scene:
             duration = float(np.linalg.norm(end - begin)) / rng.uniform(
                 config.min_speed, config.max_speed
             )
-            start = rng.uniform(-duration / 2, config.frames - duration / 2)
+            while True:  # nothing straddles the middle line when the video begins
+                start = rng.uniform(-duration / 2, config.frames - duration / 2)
+                x0 = begin[0] + (end[0] - begin[0]) * (-start / duration)
+                if start > 0 or start < -duration or abs(x0 - config.width / 2) > reach + 2:
+                    break
             square = category_id == 2
             angle = rng.uniform(-15, 15) if square else rng.uniform(0, 360)
             spin = 0.0 if category_id == 1 else rng.uniform(-1, 1)

@@ -93,7 +93,7 @@ def label_text(
     """``text`` in black on a filled ``bgr`` box whose bottom-left is ``corner`` (kept inside
     the image)."""
     (width, height), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    x, top = corner[0], max(corner[1] - height - base, 0)
+    x, top = max(0, min(corner[0], image.shape[1] - width)), max(corner[1] - height - base, 0)
     cv2.rectangle(image, (x, top), (x + width, top + height + base), bgr, cv2.FILLED)
     cv2.putText(
         image, text, (x, top + height), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA

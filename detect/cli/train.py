@@ -140,6 +140,7 @@ class TrainingRun:
 def build(cfg: DictConfig) -> TrainingRun:
     """Check the config, the resume point and the weights to start from (before any data is
     read), then build data, module (with its starting weights), callbacks, loggers, Trainer."""
+    quiet_lightning_tips()
     check_train_config(cfg)
     check_not_a_ddp_sweep(cfg)
     hub = HubConfig(**cfg.hub)
@@ -197,7 +198,6 @@ def build(cfg: DictConfig) -> TrainingRun:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit; returns the last validation metrics. Everything lands in the run directory."""
-    quiet_lightning_tips()
     run = build(cfg)
     rank_zero_info(f"run directory: {run.run_dir.resolve()}")
     run.trainer.fit(

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -135,27 +136,58 @@ def draw(result: Result, categories: CategoryMap) -> np.ndarray:
     """A copy of the frame with each detection's box, category name and score drawn; with
     tracking, a tracked box's id and short trail (in the track's colour), and the lines and
     zones with their counts."""
-    image = result.frame.bgr.copy()
-    thickness = max(1, round(min(image.shape[:2]) / 300))
-    scale = max(0.35, min(image.shape[:2]) / 900)
-    names = list(categories.names)
+    image = draw_boxes(
+        result.frame.bgr,
+        result.boxes,
+        result.labels,
+        categories,
+        result.scores,
+        track_ids=result.track_ids,
+        trails=result.trails,
+    )
     if result.counts is not None:
-        draw_counts(image, result.counts, names, thickness, scale)
-    ids = result.track_ids if result.track_ids is not None else np.full(len(result.boxes), -1)
-    for box, score, label, track_id in zip(
-        result.boxes, result.scores, result.labels.tolist(), ids.tolist(), strict=True
-    ):
+        thickness, scale = _line_sizes(image)
+        draw_counts(image, result.counts, list(categories.names), thickness, scale)
+    return image
+
+
+def _line_sizes(image: np.ndarray) -> tuple[int, float]:
+    """Line thickness and font scale for an image of this size."""
+    return max(1, round(min(image.shape[:2]) / 300)), max(0.35, min(image.shape[:2]) / 900)
+
+
+def draw_boxes(
+    bgr: np.ndarray,
+    boxes: np.ndarray,
+    labels: Sequence[int],
+    categories: CategoryMap,
+    scores: Sequence[float] | None = None,
+    notes: Sequence[str] | None = None,
+    track_ids: np.ndarray | None = None,
+    trails: dict[int, np.ndarray] | None = None,
+) -> np.ndarray:
+    """A copy of ``bgr`` with each box (xyxy pixels) in its label's :func:`colour` (a tracked
+    box: its track's colour, ``#id`` and trail), captioned with the category name, the score
+    (if given) and a note (if given, e.g. an error type)."""
+    image = bgr.copy()
+    thickness, scale = _line_sizes(image)
+    for index, (box, label) in enumerate(zip(boxes, list(labels), strict=True)):
         x1, y1, x2, y2 = (round(float(v)) for v in box)
-        bgr = colour(label) if track_id < 0 else colour(track_id)
-        trail = (result.trails or {}).get(track_id)
+        track_id = -1 if track_ids is None else int(track_ids[index])
+        bgr_colour = colour(int(label)) if track_id < 0 else colour(track_id)
+        trail = (trails or {}).get(track_id)
         if trail is not None and len(trail) > 1:
             points = np.round(trail).astype(np.int32)
-            cv2.polylines(image, [points], False, bgr, thickness, cv2.LINE_AA)
-        cv2.rectangle(image, (x1, y1), (x2, y2), bgr, thickness, cv2.LINE_AA)
-        text = f"{categories.names[label - 1]} {score:.2f}"
+            cv2.polylines(image, [points], False, bgr_colour, thickness, cv2.LINE_AA)
+        cv2.rectangle(image, (x1, y1), (x2, y2), bgr_colour, thickness, cv2.LINE_AA)
+        text = categories.names[int(label) - 1]
+        if scores is not None:
+            text += f" {scores[index]:.2f}"
+        if notes is not None and notes[index]:
+            text += f" {notes[index]}"
         if track_id >= 0:
             text = f"#{track_id} {text}"
-        label_text(image, text, (x1, y1), bgr, scale)
+        label_text(image, text, (x1, y1), bgr_colour, scale)
     return image
 
 

@@ -540,12 +540,13 @@ def format_report(report: BenchReport) -> str:
                 )
         peak = report.settings.get("peak_gflops")
         if peak:
-            floor = 2 * comparison.theirs.madds / (peak * 1e9) * 1000
+            floor = 2 * comparison.theirs.madds * batch / (peak * 1e9) * 1000
             pipelines = [row for row in comparison.ours if not row.name.endswith("network only]")]
             fastest = min(pipelines, key=lambda row: row.latency.total.median)
             ours_ms = fastest.latency.total.median
             lines.append(
-                f"floor: {2 * comparison.theirs.madds / 1e9:.2f} GFLOP at this CPU's measured "
+                f"floor: {2 * comparison.theirs.madds * batch / 1e9:.2f} GFLOP (batch {batch}) "
+                "at this CPU's measured "
                 f"float32 peak ({peak:.0f} GFLOP/s, {report.settings['threads']} threads, matrix "
                 f"product) = {floor:.1f} ms; fastest of ours, {fastest.name}: "
                 f"{ours_ms:.1f} ms = {ours_ms / floor:.1f}× the floor"

@@ -17,6 +17,11 @@ FILE_IDENTIFIER = b"TFL3"
 def with_metadata(model: bytes, metadata: ExportMetadata) -> bytes:
     """``model`` with its ``detect`` metadata buffer set (replacing an earlier one)."""
     tree = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
+    for buffer in tree.buffers or []:  # data stored after the flatbuffer (the quantiser does
+        if buffer.offset > 1:  # that): inline it, since repacking moves the end of the table
+            stored = model[buffer.offset : buffer.offset + buffer.size]
+            buffer.data = np.frombuffer(stored, dtype=np.uint8)
+            buffer.offset = buffer.size = 0
     kept = [entry for entry in tree.metadata or [] if entry.name != METADATA_KEY.encode()]
     tree.metadata = kept
     buffer = schema.BufferT()

@@ -93,3 +93,21 @@ def test_a_fresh_process_runs_it_without_torch_or_onnxruntime(exported, coco_ima
     result = json.loads(answer.read_text())
     assert result["loaded"] == [] and result["scores"]
     assert set(result["names"]) <= {"circle", "square", "triangle"}
+
+
+def test_the_int8_variant_loads_and_stays_close_to_fp32(exported, coco_images):
+    """The quantiser stores int8 weights after the flatbuffer; the metadata step keeps them."""
+    from detect.export.litert import export_tflite
+    from detect.export.litert_runtime import LiteRTDetector
+
+    checkpoint_file, tflite = exported
+    fp32 = LiteRTDetector(tflite, threads=1)
+    model = load_checkpoint(checkpoint_file).model
+    data = export_tflite(model, fp32.metadata, "int8")
+    quantised = LiteRTDetector(data, threads=1)
+    assert quantised.metadata.precision == "int8"
+    assert len(data) < tflite.stat().st_size
+    batch = coco_images[0].numpy()[None]
+    for ours, reference in zip(quantised.run(batch), fp32.run(batch), strict=True):
+        assert ours.shape == reference.shape
+        assert np.abs(ours - reference).max() < 0.1 * np.abs(reference).max()

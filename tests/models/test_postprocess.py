@@ -59,6 +59,19 @@ def full_nms(monkeypatch, model, outputs, sizes):
         return run(model, outputs, sizes)
 
 
+def count_windows(patch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the windows NMS runs on, appended as it runs."""
+    windows: list[int] = []
+    nms = postprocessing.nms
+
+    def counting(boxes, scores, iou):
+        windows.append(len(scores))
+        return nms(boxes, scores, iou)
+
+    patch.setattr(postprocessing, "nms", counting)
+    return windows
+
+
 def assert_identical(ours, reference):
     for mine, theirs in zip(ours, reference, strict=True):
         assert len(theirs["scores"]) > 0
@@ -92,10 +105,12 @@ def test_an_untrained_networks_tied_scores_give_the_full_runs_detections(monkeyp
         outputs = model(batch.images)
     scores = torch.softmax(outputs["cls_logits"], -1)
     assert torch.equal(scores, scores[:, :1].expand_as(scores))  # every anchor alike: all tied
-    assert_identical(
-        run(model, outputs, batch.original_sizes),
-        full_nms(monkeypatch, model, outputs, batch.original_sizes),
-    )
+    with monkeypatch.context() as patch:
+        windows = count_windows(patch)
+        ours = run(model, outputs, batch.original_sizes)
+    assert_identical(ours, full_nms(monkeypatch, model, outputs, batch.original_sizes))
+    # the first window (1,200) falls short; the next is sized from its keep rate, not 4× it
+    assert len(windows) >= 2 and windows[0] == 1200 and windows[-1] < 2400
 
 
 @pytest.mark.parametrize("levels", [2, 5])
@@ -110,14 +125,7 @@ def test_scores_forced_into_a_few_values_give_the_full_runs_detections(real, mon
 
 def test_it_touches_a_fraction_of_the_candidates(real, monkeypatch):
     model, outputs, sizes = real
-    windows = []
-    nms = postprocessing.nms
-
-    def counting(boxes, scores, iou):
-        windows.append(len(scores))
-        return nms(boxes, scores, iou)
-
-    monkeypatch.setattr(postprocessing, "nms", counting)
+    windows = count_windows(monkeypatch)
     run(model, outputs, sizes)
     candidates = (torch.softmax(outputs["cls_logits"], -1)[..., 1:] > 0.001).sum().item()
     assert max(windows) <= 4800 < candidates / 6

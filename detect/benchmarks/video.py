@@ -10,6 +10,10 @@ flat over a long stream?
    them (same batch size, no decode, no writing), then the every_frame pipeline on the same
    frames of the clip (decode + infer + draw + mp4 + JSON lines, overlapped); best of
    ``repeats`` each, interleaved; the ratio pipeline ÷ model-only.
+
+With ``track=bytetrack`` (and ``count.lines`` / ``count.zones``) both runs track and count: the
+soak also reports the ids given and the most tracks alive at once, and the pipeline run the
+tracking + counting time per frame against detection and end-to-end time in that run.
 """
 
 from __future__ import annotations
@@ -22,13 +26,16 @@ from pathlib import Path
 
 import cv2
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from detect.data.categories import CategoryMap
 from detect.inference.backends import load_detector
+from detect.inference.counting import CountConfig
 from detect.inference.outputs import OutputConfig
 from detect.inference.sources import open_sources, to_rgb_chw
+from detect.inference.stats import StreamSummary
 from detect.inference.stream import StreamConfig, run_stream
+from detect.inference.tracking import TrackerConfig
 from detect.models.predictor import Detector
 from detect.weights.hub import HubConfig
 
@@ -105,6 +112,9 @@ def pipeline(
         queue_size=config.queue_size,
         score_thresh=config.score_thresh,
         max_frames=frames,
+        track=config.track,
+        tracker=config.tracker,
+        count=config.count,
     )
     outputs = OutputConfig(output_dir=output_dir, save_video=True, save_json=True)
     return run_stream(detector, categories, sources, run_config, outputs, progress=False)
@@ -119,6 +129,8 @@ class Soak:
     rss_late: int
     peak: int
     bound: int
+    peak_tracks: int = 0
+    track_ids: int = 0
 
     def format(self) -> str:
         rows = [
@@ -132,6 +144,11 @@ class Soak:
         lines += [f"| {name} | {value / MIB:.1f} |" for name, value in rows]
         verdict = "within" if self.peak <= self.bound else "ABOVE"
         lines.append(f"\npeak {self.peak / MIB:.1f} MiB: {verdict} the bound")
+        if self.track_ids:
+            lines.append(
+                f"tracking: {self.track_ids} track ids given, at most {self.peak_tracks} tracks "
+                "alive at once"
+            )
         return "\n".join(lines)
 
 
@@ -170,6 +187,8 @@ def soak(
         max(samples[-tenth:]),
         proc_status("VmHWM"),
         bound,
+        summary.sources[0].peak_tracks,
+        summary.sources[0].track_ids,
     )
 
 
@@ -178,7 +197,12 @@ def run_bench_video(cfg: DictConfig) -> dict[str, float]:
     loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads, hub=HubConfig(**cfg.hub))
     detector, categories = loaded.detector, loaded.categories
     config = StreamConfig(
-        batch_size=cfg.batch_size, queue_size=cfg.queue_size, score_thresh=cfg.score_thresh
+        batch_size=cfg.batch_size,
+        queue_size=cfg.queue_size,
+        score_thresh=cfg.score_thresh,
+        track=cfg.track,
+        tracker=TrackerConfig(**OmegaConf.to_container(cfg.tracker, resolve=True)),
+        count=CountConfig.from_plain(**OmegaConf.to_container(cfg.count, resolve=True)),
     )
     figures: dict[str, float] = {}
     print(f"checkpoint {cfg.ckpt}, clip {cfg.clip}, {torch.get_num_threads()} torch threads")
@@ -204,4 +228,26 @@ def run_bench_video(cfg: DictConfig) -> dict[str, float]:
     )
     print("\npipeline run, per stage:\n" + full.format())
     figures.update(decode_fps=decode_fps, model_fps=model, pipeline_fps=full.fps, ratio=ratio)
+    if "track" in full.stages:
+        figures.update(tracking_overhead(full))
     return figures
+
+
+def tracking_overhead(summary: StreamSummary) -> dict[str, float]:
+    """Tracking + counting time per frame against detection time and end-to-end time per
+    frame, in the same run (printed)."""
+    frames = max(summary.processed, 1)
+    track = summary.stages["track"].total / frames
+    infer = summary.stages["infer"].total / frames
+    end_to_end = summary.wall_s / frames
+    print(
+        f"\ntracking + counting: {1000 * track:.3f} ms per frame; detection "
+        f"{1000 * infer:.2f} ms per frame; end to end {1000 * end_to_end:.2f} ms per frame: "
+        f"{track / infer:.2%} of detection, {track / end_to_end:.2%} of end to end"
+    )
+    return {
+        "track_ms": 1000 * track,
+        "infer_ms": 1000 * infer,
+        "end_to_end_ms": 1000 * end_to_end,
+        "track_share": track / end_to_end,
+    }

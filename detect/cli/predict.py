@@ -7,10 +7,12 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from detect.errors import IncompleteRunError
 from detect.inference.backends import load_detector
+from detect.inference.counting import CountConfig
 from detect.inference.outputs import OutputConfig
 from detect.inference.sources import Reconnect, open_sources
 from detect.inference.stats import StreamSummary
 from detect.inference.stream import StreamConfig, run_stream
+from detect.inference.tracking import TrackerConfig
 from detect.weights.hub import HubConfig
 
 
@@ -21,18 +23,28 @@ def source_list(source: str | int | ListConfig | list) -> list[str | int]:
     return [source]
 
 
-def run_detect(cfg: DictConfig) -> StreamSummary:
-    """Open the sources (a bad one fails here, by name), run the stream, print the summary;
-    a source that failed mid-stream (a live one out of reconnection tries) is an error at the
-    end, once every output is closed."""
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # FFmpeg says why instead
-    config = StreamConfig(  # settings checked before the model loads
+def stream_config(cfg: DictConfig) -> StreamConfig:
+    """The stream settings of a predict-style config (mode, sizes, threshold, tracking and
+    counting), checked."""
+    count = OmegaConf.to_container(cfg.count, resolve=True)
+    return StreamConfig(
         mode=cfg.mode,
         batch_size=cfg.batch_size,
         queue_size=cfg.queue_size,
         score_thresh=cfg.score_thresh,
         max_frames=cfg.max_frames,
+        track=cfg.track,
+        tracker=TrackerConfig(**OmegaConf.to_container(cfg.tracker, resolve=True)),
+        count=CountConfig.from_plain(**count),
     )
+
+
+def run_detect(cfg: DictConfig) -> StreamSummary:
+    """Open the sources (a bad one fails here, by name), run the stream, print the summary;
+    a source that failed mid-stream (a live one out of reconnection tries) is an error at the
+    end, once every output is closed."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # FFmpeg says why instead
+    config = stream_config(cfg)  # settings checked before the model loads
     loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads, hub=HubConfig(**cfg.hub))
     reconnect = Reconnect(**OmegaConf.to_container(cfg.reconnect, resolve=True))
     sources = open_sources(source_list(cfg.source), cfg.loop, reconnect, cfg.timeout_s)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from detect.data.coco import CocoDetection
+from detect.data.moving_shapes import moving_shapes_dataset
 from detect.data.shapes import shapes_dataset
 from detect.data.voc import VOC_CLASSES, voc_dataset
 from detect.data.yolo import yolo_dataset
@@ -71,6 +72,28 @@ def shapes_split(
     )
 
 
+def moving_shapes_split(
+    split: str,
+    root: str,
+    generation: Mapping[str, Any],
+    keep_negatives: bool = True,
+    on_bad_sample: str = "skip",
+    generate: bool = True,
+    **runtime: Any,
+) -> CocoDetection:
+    """A split of the synthetic moving-shapes frames (the tracking video's look) under
+    ``root``, generated when absent if ``generate``."""
+    return moving_shapes_dataset(
+        split,
+        root,
+        dict(generation),
+        generate=generate,
+        keep_negatives=keep_negatives,
+        on_bad_sample=on_bad_sample,
+        **runtime,
+    )
+
+
 def yolo_split(
     split: str,
     root: str,
@@ -107,6 +130,7 @@ def voc_split(
 FORMATS: dict[str, Callable[..., CocoDetection]] = {
     "coco": coco_split,
     "shapes": shapes_split,
+    "moving_shapes": moving_shapes_split,
     "yolo": yolo_split,
     "voc": voc_split,
 }

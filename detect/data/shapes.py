@@ -39,11 +39,17 @@ PLACEMENT_TRIES = 50
 
 
 def shape_mask(
-    category: str, center: tuple[float, float], size: float, angle: float, image_size: int
+    category: str,
+    center: tuple[float, float],
+    size: float,
+    angle: float,
+    image_size: int | tuple[int, int],
 ) -> np.ndarray:
-    """The uint8 {0, 1} mask of one shape: ``size`` is the circle's diameter, the square's side,
-    the triangle's circumscribed diameter; ``angle`` (degrees) rotates squares and triangles."""
-    mask = np.zeros((image_size, image_size), np.uint8)
+    """The uint8 {0, 1} mask of one shape in an image of ``image_size`` (a side, or (H, W)):
+    ``size`` is the circle's diameter, the square's side, the triangle's circumscribed
+    diameter; ``angle`` (degrees) rotates squares and triangles."""
+    shape = (image_size, image_size) if isinstance(image_size, int) else image_size
+    mask = np.zeros(shape, np.uint8)
     cx, cy = center
     if category == "circle":
         cv2.circle(mask, (round(cx), round(cy)), round(size / 2), 1, thickness=-1)
@@ -71,17 +77,24 @@ def _xywh_iou(a: list[float], b: list[float]) -> float:
     return float(box_iou(boxes[:1], boxes[1:]))
 
 
-def _background(rng: np.random.Generator, image_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """A smooth random colour field plus pixel noise (uint8 RGB) and its base colour."""
+def background_field(
+    rng: np.random.Generator, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth random colour field (float32 RGB, (H, W, 3)) and its base colour."""
     base = rng.uniform(40, 215, size=3).astype(np.float32)
     coarse = rng.uniform(-1, 1, size=(4, 4, 3)).astype(np.float32)
-    smooth = cv2.resize(coarse, (image_size, image_size), interpolation=cv2.INTER_CUBIC)
-    noise = rng.standard_normal(size=smooth.shape, dtype=np.float32)
-    image = base + BACKGROUND_SPREAD * smooth.clip(-1, 1) + BACKGROUND_NOISE * noise.clip(-2.5, 2.5)
-    return image.round().clip(0, 255).astype(np.uint8), base
+    smooth = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    return base + BACKGROUND_SPREAD * smooth.clip(-1, 1), base
 
 
-def _fill_colour(rng: np.random.Generator, base: np.ndarray, used: list[np.ndarray]) -> np.ndarray:
+def with_noise(rng: np.random.Generator, field: np.ndarray) -> np.ndarray:
+    """``field`` plus clipped Gaussian pixel noise, as uint8."""
+    noise = rng.standard_normal(size=field.shape, dtype=np.float32)
+    image = field + BACKGROUND_NOISE * noise.clip(-2.5, 2.5)
+    return image.round().clip(0, 255).astype(np.uint8)
+
+
+def fill_colour(rng: np.random.Generator, base: np.ndarray, used: list[np.ndarray]) -> np.ndarray:
     """A random RGB colour far from the background base in some channel and unused in the image.
 
     The background deviates from its base by at most 30 + 15 per channel, so a fill colour never
@@ -98,7 +111,8 @@ def _render(
     rng: np.random.Generator, image_size: int, max_objects: int
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """One RGB image and its annotations (without ids)."""
-    image, base = _background(rng, image_size)
+    field, base = background_field(rng, image_size, image_size)
+    image = with_noise(rng, field)
     occupied = np.zeros((image_size, image_size), np.uint8)
     kernel = np.ones((2 * GAP_PX + 1, 2 * GAP_PX + 1), np.uint8)
     annotations: list[dict[str, Any]] = []
@@ -117,7 +131,7 @@ def _render(
                 _xywh_iou(bbox, a["bbox"]) > MAX_IOU for a in annotations
             ):
                 continue
-            colour = _fill_colour(rng, base, used)
+            colour = fill_colour(rng, base, used)
             used.append(colour)
             image[mask.astype(bool)] = colour
             occupied |= cv2.dilate(mask, kernel)

@@ -47,7 +47,9 @@ class Reconnect:
 class Frame:
     """One decoded frame: ``bgr`` (H, W, 3) uint8 as OpenCV gives it, ``rgb`` (3, H, W) for the
     detector (dropped once detected); ``timestamp`` in seconds (position in a file, Unix time
-    of capture for a live source, ``None`` for a still image); ``name`` an image's file name."""
+    of capture for a live source, ``None`` for a still image); ``name`` an image's file name;
+    ``segment`` counts the source's restarts before this frame (a looped file rewinding, a live
+    stream reconnecting): frames of one segment follow each other."""
 
     source: str
     index: int
@@ -56,6 +58,7 @@ class Frame:
     rgb: np.ndarray | None
     read_at: float  # time.perf_counter() when decoded
     name: str | None = None
+    segment: int = 0
 
 
 @dataclass(eq=False)
@@ -155,7 +158,7 @@ class VideoSource(Source):
     def frames(self, stop: threading.Event, pace: bool = False) -> Iterator[Frame]:
         if self.capture is None:
             self.start()
-        index, offset, last, this_pass = 0, 0.0, 0.0, 0
+        index, offset, last, this_pass, segment = 0, 0.0, 0.0, 0, 0
         began = time.perf_counter()
         period = 1.0 / self.fps if pace and self.fps else 0.0
         try:
@@ -167,10 +170,12 @@ class VideoSource(Source):
                 ok, bgr = self.capture.read()
                 if not ok:
                     if self.live and self.reopen(stop):
+                        segment += 1
                         continue
                     self.check_complete(this_pass)
                     if self.loop and index and self.rewind():
                         this_pass = 0
+                        segment += 1
                         offset = last + (period or 1.0 / (self.fps or 25.0))
                         continue
                     return
@@ -179,7 +184,10 @@ class VideoSource(Source):
                 else:
                     timestamp = offset + self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
                     last = timestamp
-                yield Frame(self.name, index, timestamp, bgr, to_rgb_chw(bgr), time.perf_counter())
+                rgb = to_rgb_chw(bgr)
+                yield Frame(
+                    self.name, index, timestamp, bgr, rgb, time.perf_counter(), segment=segment
+                )
                 index += 1
                 this_pass += 1
         finally:

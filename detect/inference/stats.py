@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from detect.inference.counting import Counts
 
 RECENT = 4096  # latency samples kept per stage: percentiles over the latest, memory stays flat
 
@@ -60,6 +63,9 @@ class SourceStats:
     status: str = "running"
     skipped: dict[str, str] = field(default_factory=dict)
     read_latency: Stage = field(default_factory=Stage)
+    track_ids: int = 0  # with tracking: ids given (confirmed tracks)
+    peak_tracks: int = 0  # with tracking: most tracks alive at once (tentative, tracked, lost)
+    counts: Counts | None = None  # with counting: the last frame's counts
 
     @property
     def clean(self) -> bool:
@@ -78,6 +84,8 @@ class StreamSummary:
     batch_sizes: dict[int, int]
     stopped_by: str | None = None
     outputs: list[Path] = field(default_factory=list)
+    names: Sequence[str] = ()  # category names, for the counts table
+    tracking: bool = False
 
     @property
     def read(self) -> int:
@@ -124,6 +132,7 @@ class StreamSummary:
             "infer": f"batch (mean {mean_batch:.2f} frames)",
             "write": "frame",
             "end_to_end": "frame (decoded → written)",
+            "track": "frame (tracking + counting)",
         }
         lines += [
             "",
@@ -131,6 +140,8 @@ class StreamSummary:
             "|---|---|---|---|---|---|",
         ]
         lines += [stage.row(name, units.get(name, "")) for name, stage in self.stages.items()]
+        if self.tracking:
+            lines += ["", *self.tracking_table()]
         for source in self.sources:
             lines += [f"{source.name}: skipped {f}: {r}" for f, r in source.skipped.items()]
         bad = self.incomplete
@@ -147,3 +158,32 @@ class StreamSummary:
             f"{self.fps:.1f} FPS end to end ({end})",
         ]
         return "\n".join(lines)
+
+    def tracking_table(self) -> list[str]:
+        """Markdown: ids and peak live tracks per source, then a row per counted line
+        direction and zone."""
+        lines = ["| source | track ids | peak live tracks |", "|---|---|---|"]
+        lines += [f"| {s.name} | {s.track_ids} | {s.peak_tracks} |" for s in self.sources]
+        rows = []
+        for source in self.sources:
+            if source.counts is None:
+                continue
+            named = source.counts.named(self.names)
+            for line, directions in named["lines"].items():
+                for direction, counts in directions.items():
+                    rows.append(f"| {source.name} | line {line} | {direction} | {plain(counts)} |")
+            for zone, numbers in named["zones"].items():
+                rows.append(
+                    f"| {source.name} | zone {zone} | inside | {plain(numbers['inside'])} |"
+                )
+                rows.append(
+                    f"| {source.name} | zone {zone} | entries | {plain(numbers['entries'])} |"
+                )
+        if rows:
+            lines += ["", "| source | counter | what | per class |", "|---|---|---|---|", *rows]
+        return lines
+
+
+def plain(counts: dict[str, int]) -> str:
+    """{"circle": 2, "square": 1} → "circle 2, square 1" ("0" when empty)."""
+    return ", ".join(f"{name} {n}" for name, n in counts.items()) or "0"

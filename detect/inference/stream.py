@@ -24,16 +24,19 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from tqdm import tqdm
 
 from detect.data.categories import CategoryMap
 from detect.errors import StreamConfigError
+from detect.inference.analytics import Analytics
+from detect.inference.counting import CountConfig
 from detect.inference.outputs import OutputConfig, Outputs, Result
 from detect.inference.sources import Frame, Source
 from detect.inference.stats import SourceStats, Stage, StreamSummary
+from detect.inference.tracking import TRACKERS, TrackerConfig
 from detect.models.predictor import Detector
 
 log = logging.getLogger(__name__)
@@ -51,19 +54,30 @@ class StreamConfig:
     webcams and URLs); a file in realtime mode is read at its own frame rate, like a camera.
     ``batch_size``: most frames per detector call, taken round-robin across sources.
     ``queue_size``: every_frame buffer per source and the writer's queue. ``max_frames``: most
-    frames read from each source (None: to its end)."""
+    frames read from each source (None: to its end). ``track``: None or ``"bytetrack"`` (a
+    tracker per source, see :mod:`detect.inference.tracking`) with ``tracker``'s settings;
+    ``count``: lines and zones to count tracks on (needs ``track``)."""
 
     mode: str = "auto"
     batch_size: int = 4
     queue_size: int = 8
     score_thresh: float = 0.3
     max_frames: int | None = None
+    track: str | None = None
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    count: CountConfig = field(default_factory=CountConfig)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise StreamConfigError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.batch_size < 1 or self.queue_size < 1:
             raise StreamConfigError("batch_size and queue_size must be at least 1")
+        if self.track is not None and self.track not in TRACKERS:
+            raise StreamConfigError(
+                f"track must be null or one of {', '.join(TRACKERS)}, not {self.track!r}"
+            )
+        if self.count.active and self.track is None:
+            raise StreamConfigError("count.lines and count.zones count tracks: set track=bytetrack")
 
     def source_mode(self, source: Source) -> str:
         if self.mode != "auto":
@@ -131,7 +145,10 @@ class DetectionStream:
             )
             for s in self.sources
         ]
-        self.infer = Stage()
+        self.analytics = None
+        if self.config.track is not None:
+            self.analytics = Analytics(self.config.tracker, self.config.count, self.sources)
+        self.infer, self.track = Stage(), Stage()
         self.batch_sizes: collections.Counter[int] = collections.Counter()
         self.threads: list[threading.Thread] = []
         self.turn = 0
@@ -242,28 +259,44 @@ class DetectionStream:
             detections = self.detector([torch.from_numpy(frame.rgb) for frame in frames])
             self.infer.add(time.perf_counter() - start)
             self.batch_sizes[len(frames)] += 1
+            threshold = self.config.score_thresh
+            floor = self.analytics.floor(threshold) if self.analytics else threshold
             for frame, found in zip(frames, detections, strict=True):
                 frame.rgb = None  # the detector's copy is no longer needed
-                keep = found["scores"] >= self.config.score_thresh
+                keep = found["scores"] >= floor
                 self.stats[frame.source].processed += 1
-                yield Result(
+                result = Result(
                     frame,
                     found["boxes"][keep].cpu().numpy(),
                     found["scores"][keep].cpu().numpy(),
                     found["labels"][keep].cpu().numpy(),
                 )
+                if self.analytics is not None:
+                    start = time.perf_counter()
+                    self.analytics.update(result, threshold)
+                    self.track.add(time.perf_counter() - start)
+                yield result
 
     def summary(self) -> StreamSummary:
         """Counts and latencies so far (read latency summed over the sources)."""
         reads = [stats.read_latency for stats in self.stats.values()]
         wall = time.perf_counter() - self.started if self.started else 0.0
         stopped = self.stopped_by if self.stopped_by != "close" else None
+        stages = {"read": Stage().merge(reads), "infer": self.infer}
+        if self.analytics is not None:
+            stages["track"] = self.track
+            for name, analytics in self.analytics.sources.items():
+                stats = self.stats[name]
+                stats.track_ids, stats.peak_tracks = analytics.ids_given, analytics.peak_tracks
+                if analytics.counter.active:
+                    stats.counts = analytics.counter.snapshot()
         return StreamSummary(
             list(self.stats.values()),
             wall,
-            {"read": Stage().merge(reads), "infer": self.infer},
+            stages,
             dict(sorted(self.batch_sizes.items())),
             stopped,
+            tracking=self.analytics is not None,
         )
 
 
@@ -367,4 +400,5 @@ def run_stream(
     summary = stream.summary()
     summary.stages["write"], summary.stages["end_to_end"] = writer.write, writer.end_to_end
     summary.outputs = sink.paths()
+    summary.names = tuple(categories.names)
     return summary

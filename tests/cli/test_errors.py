@@ -21,13 +21,19 @@ BAD_INPUT = {  # tool: (overrides, phrases the error line must hold)
     "bench_video": (["ckpt=/nonexistent/last.ckpt"], ["checkpoint not found"]),
     "check_dataset": (["data=coco", "data.root=/nonexistent"], ["image folder not found"]),
     "cost": (["backbones=[v9]"], ["unknown backbone 'v9'", "v3_large"]),
+    "bench_tracking": (["ckpt=/nonexistent/last.ckpt"], ["checkpoint not found"]),
     "eval": (["ckpt=/nonexistent/last.ckpt"], ["checkpoint not found: /nonexistent"]),
+    "eval_tracking": (
+        ["detections=/nonexistent/detections.jsonl", "gt=/nonexistent/gt.txt"],
+        ["ground truth not found: /nonexistent/gt.txt"],
+    ),
     "export": (["ckpt=/nonexistent/last.ckpt"], ["checkpoint not found: /nonexistent"]),
     "import_weights": (["weights=torchvision:nonexistent"], ["unknown torchvision detector"]),
     "pareto": (["runs=[/nonexistent/run]"], ["no checkpoint or run directory at /nonexistent"]),
     "predict": (["ckpt={ckpt}", "source=/nonexistent.mp4"], ["cannot open video source"]),
     "prepare_coco": (["parts=[val2018]"], ["unknown COCO parts ['val2018']", "val2017"]),
     "summary": (["backbone.width_mult=0"], ["width_mult"]),
+    "synth_video": (["video.width=8"], ["width and height ≥ 32"]),
     "train": (["backbone.width_mult=0"], ["backbone.width_mult=0", "must be > 0"]),
 }
 

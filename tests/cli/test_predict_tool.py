@@ -9,31 +9,16 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import cv2
 from support.mjpeg_server import free_port
 from support.paths import PROJECT, TOOLS
-from support.tools import ENV, run_tool
+from support.tools import ENV, reopen, run_tool
 
 TOOL = TOOLS / "predict.py"
 
 
 def detect(*overrides: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return run_tool("predict", "threads=1", *overrides, timeout=timeout)
-
-
-def reopen(path: Path) -> tuple[int, int, tuple[int, int]]:
-    """(frame count from the container, frames actually decoded, (width, height))."""
-    capture = cv2.VideoCapture(str(path))
-    assert capture.isOpened(), f"{path} does not open"
-    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    decoded = 0
-    while capture.read()[0]:
-        decoded += 1
-    capture.release()
-    return count, decoded, size
 
 
 def test_a_whole_clip_gives_an_mp4_of_the_same_frames_and_a_record_per_frame(

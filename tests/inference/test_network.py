@@ -37,6 +37,7 @@ def test_a_dropped_stream_is_reconnected_and_detection_goes_on(short_clip, tiny_
     control = threading.Thread(target=operator, daemon=True)
     watchdog = threading.Timer(DEADLINE_S, stream.stop, args=("deadline",))
     after: list[float] = []
+    segments: set[int] = set()
     begin = time.perf_counter()
     control.start()
     watchdog.start()
@@ -47,6 +48,7 @@ def test_a_dropped_stream_is_reconnected_and_detection_goes_on(short_clip, tiny_
                     first.set()
                 if restarted_at and result.frame.timestamp > restarted_at[0]:
                     after.append(result.frame.timestamp)
+                    segments.add(result.frame.segment)
                     if len(after) == 10:
                         again.set()
     finally:
@@ -58,6 +60,7 @@ def test_a_dropped_stream_is_reconnected_and_detection_goes_on(short_clip, tiny_
     assert summary.stopped_by == "test", "the deadline stopped it: no frames after the restart"
     assert (stats.mode, stats.reconnects) == ("realtime", 1)
     assert len(after) >= 10 and server.connections == 2
+    assert segments == {1}  # frames after the reconnection: a new segment (a tracker resets)
     assert stats.read == stats.processed + stats.dropped
     assert time.perf_counter() - begin < DEADLINE_S
 

@@ -40,7 +40,7 @@ def test_a_video_file_opens_with_its_length_fps_and_stream_timestamps(short_clip
     assert source.capture is None  # released when the generator closed
 
 
-def test_a_looped_file_restarts_with_growing_index_and_timestamp(clip):
+def test_a_looped_file_restarts_with_growing_index_timestamp_and_segment(clip):
     (source,) = open_sources(str(clip), loop=True)
     assert source.length is None  # endless
     frames = frames_of(source, limit=30)
@@ -49,6 +49,7 @@ def test_a_looped_file_restarts_with_growing_index_and_timestamp(clip):
     assert all(b > a for a, b in itertools.pairwise(stamps))
     assert stamps[12] == pytest.approx(12 / 25)  # the second pass goes on from 0.48 s
     assert int(frames[12].bgr[0, 0, 0]) == pytest.approx(int(frames[0].bgr[0, 0, 0]), abs=3)
+    assert [f.segment for f in frames] == [0] * 12 + [1] * 12 + [2] * 6  # a tracker resets
 
 
 def test_a_folder_gives_one_image_source_and_one_source_per_video(tmp_path, clip):

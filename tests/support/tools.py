@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
+
+import cv2
 
 from support.paths import PROJECT, TOOLS
 
@@ -53,3 +56,16 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *phrases: str) ->
     for phrase in phrases:
         assert phrase in lines[0], lines[0]
     return lines[0]
+
+
+def reopen(path: Path) -> tuple[int, int, tuple[int, int]]:
+    """(frame count from the container, frames actually decoded, (width, height))."""
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), f"{path} does not open"
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    decoded = 0
+    while capture.read()[0]:
+        decoded += 1
+    capture.release()
+    return count, decoded, size

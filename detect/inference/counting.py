@@ -1,0 +1,321 @@
+"""Counting tracks: crossings of lines per class and direction, and polygon zones' occupancy and
+entries per class, one :class:`TrackCounter` per source.
+
+A track is counted by its anchor point (the box centre, or its bottom centre) and only once it
+is confirmed (it has an id). A line is a segment from its first point to its second: a track
+crosses it when the path from its last anchor on one side to its anchor on the other passes
+through the segment (passing beside its ends is no crossing); a track is on a side once its
+anchor is more than ``margin`` × its box height away from the line, so detections jittering
+about the line do not count it back and forth. ``in`` is a crossing from the
+left-hand to the right-hand side of someone walking the line from its first point to its
+second (a line drawn left → right on the screen: moving down; drawn bottom → top: moving
+right), ``out`` the other way. Each track is counted at most once per line and direction, and
+every line keeps its own state, so one object crossing one line moves no other line's count.
+A zone's occupancy is the tracks seen in this frame whose anchor is inside; its entries count
+each track once, the first time it is seen inside. Per-track state lives only as long as the
+track does (the tracker says which ids are alive), so memory stays bounded on an endless
+stream.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from matplotlib.path import Path as Polygon
+
+from detect.errors import ConfigError
+
+ANCHORS = ("center", "bottom")
+DIRECTIONS = ("in", "out")
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Line:
+    """A counting line from ``start`` to ``end`` (pixels); ``source``: the source it belongs
+    to (its name or output slug), None for every source."""
+
+    name: str
+    start: Point
+    end: Point
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A counting polygon (pixels, ≥ 3 points); ``source`` as for :class:`Line`."""
+
+    name: str
+    points: tuple[Point, ...]
+    source: str | None = None
+
+
+def _points(value: Any, what: str) -> list[Point]:
+    """[[x, y], …] or a flat [x1, y1, x2, y2, …] as a list of (x, y)."""
+    values = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else None
+    if values and all(isinstance(v, (int, float)) for v in values) and len(values) % 2 == 0:
+        values = [values[i : i + 2] for i in range(0, len(values), 2)]
+    try:
+        points = [(float(x), float(y)) for x, y in values]
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{what}: points must be [[x, y], …] in pixels (or [x1, y1, x2, y2, …]), not {value!r}"
+        ) from None
+    return points
+
+
+def _entry(spec: Any, kind: str, index: int) -> tuple[str, list[Point], str | None]:
+    """A line or zone given as points alone or as {name, points, source}."""
+    if isinstance(spec, Mapping):
+        unknown = set(spec) - {"name", "points", "source"}
+        if unknown:
+            raise ConfigError(
+                f"count.{kind}[{index}]: unknown key(s) {sorted(unknown)}; a {kind[:-1]} has "
+                "name, points and source"
+            )
+        name = str(spec.get("name") or f"{kind[:-1]}{index + 1}")
+        source = spec.get("source")
+        points = _points(spec.get("points"), f"count.{kind}[{index}] ({name})")
+        return name, points, None if source is None else str(source)
+    name = f"{kind[:-1]}{index + 1}"
+    return name, _points(spec, f"count.{kind}[{index}]"), None
+
+
+@dataclass(frozen=True)
+class CountConfig:
+    """The lines and zones to count on, and the anchor point of a track's box."""
+
+    lines: tuple[Line, ...] = ()
+    zones: tuple[Zone, ...] = ()
+    anchor: str = "center"
+    margin: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.margin < 1:
+            raise ConfigError(
+                f"count.margin is a fraction of the box height in [0, 1), not {self.margin}"
+            )
+        if self.anchor not in ANCHORS:
+            raise ConfigError(
+                f"count.anchor must be one of {', '.join(ANCHORS)}, not {self.anchor!r}"
+            )
+        names = [line.name for line in self.lines] + [zone.name for zone in self.zones]
+        doubles = sorted({name for name in names if names.count(name) > 1})
+        if doubles:
+            raise ConfigError(f"count: lines and zones need distinct names; {doubles} repeat")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.lines or self.zones)
+
+    @classmethod
+    def from_plain(
+        cls,
+        lines: Sequence[Any] = (),
+        zones: Sequence[Any] = (),
+        anchor: str = "center",
+        margin: float = 0.05,
+    ) -> CountConfig:
+        """From config values: each line ``[x1, y1, x2, y2]``, ``[[x1, y1], [x2, y2]]`` or
+        ``{name, points, source}``; each zone the same with ≥ 3 points."""
+        built_lines, built_zones = [], []
+        for index, spec in enumerate(lines or ()):
+            name, points, source = _entry(spec, "lines", index)
+            if len(points) != 2 or points[0] == points[1]:
+                raise ConfigError(
+                    f"count.lines[{index}] ({name}): a line needs two distinct points"
+                )
+            built_lines.append(Line(name, points[0], points[1], source))
+        for index, spec in enumerate(zones or ()):
+            name, points, source = _entry(spec, "zones", index)
+            if len(points) < 3:
+                raise ConfigError(f"count.zones[{index}] ({name}): a zone needs at least 3 points")
+            built_zones.append(Zone(name, tuple(points), source))
+        return cls(tuple(built_lines), tuple(built_zones), anchor, margin)
+
+    def for_source(self, names: Sequence[str]) -> tuple[list[Line], list[Zone]]:
+        """The lines and zones of the source known by any of ``names`` (name, slug)."""
+        lines = [line for line in self.lines if line.source is None or line.source in names]
+        zones = [zone for zone in self.zones if zone.source is None or zone.source in names]
+        return lines, zones
+
+    def check_sources(self, known: Sequence[str]) -> None:
+        """Every line's and zone's ``source`` names a source (by name or slug)."""
+        for item in (*self.lines, *self.zones):
+            if item.source is not None and item.source not in known:
+                raise ConfigError(
+                    f"count: {item.name!r} is for source {item.source!r}, which is not one of "
+                    f"this run's: {', '.join(sorted(set(known)))}"
+                )
+
+
+def anchors(boxes: np.ndarray, anchor: str) -> np.ndarray:
+    """(D, 4) xyxy → (D, 2) anchor points: box centres, or bottom centres."""
+    x = (boxes[:, 0] + boxes[:, 2]) / 2
+    y = boxes[:, 3] if anchor == "bottom" else (boxes[:, 1] + boxes[:, 3]) / 2
+    return np.stack([x, y], axis=1)
+
+
+def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """z of (a − o) × (b − o): > 0 when b is to the right of o → a on screen (y down)."""
+    return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
+
+
+@dataclass
+class Counts:
+    """A source's counts so far, by label: ``crossings[line][direction]``,
+    ``inside[zone]`` (this frame), ``entries[zone]``; with the geometry, for drawing."""
+
+    lines: tuple[Line, ...]
+    zones: tuple[Zone, ...]
+    crossings: dict[str, dict[str, Counter[int]]]
+    inside: dict[str, Counter[int]]
+    entries: dict[str, Counter[int]]
+
+    def named(self, names: Sequence[str] = ()) -> dict[str, Any]:
+        """As plain data with category names (label numbers without ``names``): {"lines":
+        {line: {"in": {name: n}, "out": …}}, "zones": {zone: {"inside": {…}, "entries": {…}}}}
+        (classes with no count left out)."""
+
+        def plain(counter: Counter[int]) -> dict[str, int]:
+            return {
+                names[label - 1] if names else str(label): n
+                for label, n in sorted(counter.items())
+                if n
+            }
+
+        return {
+            "lines": {
+                line: {d: plain(counter) for d, counter in directions.items()}
+                for line, directions in self.crossings.items()
+            },
+            "zones": {
+                zone.name: {
+                    "inside": plain(self.inside[zone.name]),
+                    "entries": plain(self.entries[zone.name]),
+                }
+                for zone in self.zones
+            },
+        }
+
+
+@dataclass
+class TrackMemory:
+    """What the counter remembers of one live track: per line, its last side (±1) and the
+    anchor it had there; the (line, direction) pairs and zones it was counted in."""
+
+    sides: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
+    counted: set[tuple[str, str]] = field(default_factory=set)
+    entered: set[str] = field(default_factory=set)
+
+
+class TrackCounter:
+    """Counts one source's confirmed tracks on its lines and zones."""
+
+    def __init__(
+        self,
+        lines: Sequence[Line],
+        zones: Sequence[Zone],
+        anchor: str = "center",
+        margin: float = 0.05,
+    ) -> None:
+        self.lines, self.zones, self.anchor, self.margin = (
+            tuple(lines),
+            tuple(zones),
+            anchor,
+            margin,
+        )
+        self.polygons = [Polygon(np.array(zone.points)) for zone in self.zones]
+        self.crossings = {line.name: {d: Counter() for d in DIRECTIONS} for line in self.lines}
+        self.entries = {zone.name: Counter() for zone in self.zones}
+        self.inside = {zone.name: Counter() for zone in self.zones}
+        self.memory: dict[int, TrackMemory] = {}
+
+    @property
+    def active(self) -> bool:
+        """It has a line or a zone to count on."""
+        return bool(self.lines or self.zones)
+
+    def forget(self, alive: set[int]) -> None:
+        """Drop the memory of tracks that no longer exist (all of them on a reset)."""
+        for track_id in [t for t in self.memory if t not in alive]:
+            del self.memory[track_id]
+
+    def update(
+        self,
+        boxes: np.ndarray,
+        labels: np.ndarray,
+        ids: np.ndarray,
+        origin: Callable[[int], np.ndarray] | None = None,
+    ) -> None:
+        """One frame's tracked detections (those with id ≥ 0 count). ``origin(id)``: the box
+        a newly confirmed track was born with, so a line crossed while it was tentative is
+        counted on its confirmation."""
+        tracked = ids >= 0
+        points = anchors(boxes[tracked], self.anchor)
+        heights = (boxes[tracked, 3] - boxes[tracked, 1]).tolist()
+        labels, ids = labels[tracked].tolist(), ids[tracked].tolist()
+        for zone in self.zones:
+            self.inside[zone.name] = Counter()
+        for point, height, label, track_id in zip(points, heights, labels, ids, strict=True):
+            memory = self.memory.get(track_id)
+            if memory is None:
+                memory = self.memory[track_id] = TrackMemory()
+                if origin is not None:
+                    born = origin(track_id)[None, :]
+                    start = anchors(born, self.anchor)[0]
+                    for line in self.lines:
+                        self.cross(line, memory, start, label, float(born[0, 3] - born[0, 1]))
+            for line in self.lines:
+                self.cross(line, memory, point, label, height)
+        for zone, polygon in zip(self.zones, self.polygons, strict=True):
+            if not ids:
+                break
+            for inside, label, track_id in zip(
+                polygon.contains_points(points), labels, ids, strict=True
+            ):
+                if not inside:
+                    continue
+                self.inside[zone.name][label] += 1
+                memory = self.memory[track_id]
+                if zone.name not in memory.entered:
+                    memory.entered.add(zone.name)
+                    self.entries[zone.name][label] += 1
+
+    def cross(
+        self, line: Line, memory: TrackMemory, point: np.ndarray, label: int, height: float
+    ) -> None:
+        """Count ``line`` if the track went from one side to the other through the segment."""
+        start, end = np.array(line.start), np.array(line.end)
+        distance = _cross(start, end, point) / float(np.hypot(*(end - start)))
+        if abs(distance) <= self.margin * height:
+            return  # on the line or about it: wait to see which side it goes to
+        side = 1 if distance > 0 else -1
+        before = memory.sides.get(line.name)
+        memory.sides[line.name] = (side, point)
+        if before is None or before[0] == side:
+            return
+        last = before[1]
+        through = _cross(last, point, start) * _cross(last, point, end) <= 0
+        direction = "in" if side > 0 else "out"
+        if through and (line.name, direction) not in memory.counted:
+            memory.counted.add((line.name, direction))
+            self.crossings[line.name][direction][label] += 1
+
+    def snapshot(self) -> Counts:
+        """The counts now (copies: later frames do not change them)."""
+        return Counts(
+            self.lines,
+            self.zones,
+            {
+                line: {d: Counter(c) for d, c in directions.items()}
+                for line, directions in self.crossings.items()
+            },
+            {zone: Counter(c) for zone, c in self.inside.items()},
+            {zone: Counter(c) for zone, c in self.entries.items()},
+        )

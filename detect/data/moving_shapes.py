@@ -32,7 +32,14 @@ import cv2
 import numpy as np
 
 from detect.data.coco import CocoDetection
-from detect.data.shapes import CATEGORIES, background_field, fill_colour, shape_mask, with_noise
+from detect.data.shapes import (
+    CATEGORIES,
+    background_field,
+    fill_colour,
+    holds_set,
+    shape_mask,
+    with_noise,
+)
 from detect.data.video import video_writer
 from detect.errors import DatasetError
 from detect.io import atomic_write
@@ -464,15 +471,9 @@ def generation_params(
 
 def is_generated(root: Path, params: dict[str, Any]) -> bool:
     """Whether ``root`` holds the set these generation parameters make."""
-    info = {"description": DESCRIPTION, "version": FORMAT_VERSION, "params": params}
-    try:
-        return all(
-            json.loads((root / "annotations" / f"instances_{split}.json").read_text())["info"]
-            == info
-            for split in ("train", "val")
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+    return holds_set(
+        root, {"description": DESCRIPTION, "version": FORMAT_VERSION, "params": params}
+    )
 
 
 def moving_shapes_dataset(

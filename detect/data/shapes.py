@@ -221,7 +221,14 @@ def generate_shapes(
 
 def is_generated(root: Path, **params: int) -> bool:
     """Whether ``root`` holds the shapes set these generation parameters make."""
-    info = {"description": DESCRIPTION, "version": FORMAT_VERSION, "params": params}
+    return holds_set(
+        root, {"description": DESCRIPTION, "version": FORMAT_VERSION, "params": params}
+    )
+
+
+def holds_set(root: Path, info: dict[str, Any]) -> bool:
+    """Whether both splits' annotations under ``root`` record exactly this generation ``info``
+    (a generated set whose generator or parameters changed is made again)."""
     try:
         return all(
             json.loads((root / "annotations" / f"instances_{split}.json").read_text())["info"]

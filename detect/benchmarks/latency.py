@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ from detect.evaluation.cost import counted_cost
 from detect.evaluation.latency import (
     Latency,
     Runner,
+    StageTimes,
     detector_runner,
     measure_runners,
     opaque_runner,
@@ -69,16 +71,26 @@ from detect.evaluation.latency import (
     threads,
 )
 from detect.export.fuse import fuse_conv_bn
+from detect.export.metadata import ExportMetadata
 from detect.export.onnx import export_bytes, match_detections, metadata_for, to_numpy
 from detect.export.quantize import quantize_int8
-from detect.export.runtime import ExportMetadata, OnnxDetector
-from detect.inference.backends import OnnxPredictor
+from detect.export.runtime import OnnxDetector
+from detect.inference.backends import ExportedPredictor
 from detect.models import SSDLite, load_torchvision, ssdlite
 from detect.models.backbones import backbone_options
 from detect.weights.hub import HubConfig
 from detect.weights.sources import open_checkpoint
 
-BACKEND_NAMES = ("pytorch", "pytorch_compiled", "onnxruntime", "onnxruntime_int8")
+BACKEND_NAMES = (
+    "pytorch",
+    "pytorch_compiled",
+    "onnxruntime",  # the whole pipeline in one graph
+    "onnxruntime_int8",
+    "onnxruntime_raw",  # the network alone + the numpy decoder (what delegates run)
+    "litert",  # .tflite (raw heads) on LiteRT's XNNPACK + the numpy decoder
+    "litert_fp16",
+    "litert_int8",
+)
 SYNTHETIC_SHAPE = (3, 480, 640)  # a typical COCO image, for images_dir=None
 STAGES = ("preprocess", "network", "postprocess", "total")
 UNTRAINED = "untrained (seeded random init)"
@@ -234,6 +246,7 @@ def backend_runners(
     """A timed runner per backend; rows are named ``<name> [<backend>]``."""
     runners: dict[str, Runner] = {}
     fp32_export: bytes | None = None
+    threads = torch.get_num_threads()
     for backend in backends.names:
         if backend.startswith("pytorch"):  # as load_detector serves it: Conv+BN folded
             fused = fuse_conv_bn(model)
@@ -242,24 +255,53 @@ def backend_runners(
             continue
         if device != "cpu":
             raise ConfigError(f"backend {backend} runs on the CPU; use device=cpu")
-        if fp32_export is None:
-            fp32_export = export_bytes(model, _metadata(model, categories))
-        exported = fp32_export
-        if backend == "onnxruntime_int8":
-            calibration = bench_images(backends.calibration_dir, backends.calibration_images)
-            exported = quantize_int8(exported, [image.numpy() for image in calibration])
-        threads = torch.get_num_threads()
-        detector = OnnxDetector(exported, threads, backends.spin)
-        runners[f"{name} [{backend}]"] = opaque_runner(OnnxPredictor(detector), images)
+        if backend.startswith("litert"):
+            from detect.export.litert import export_tflite  # the litert extra
+            from detect.export.litert_runtime import LiteRTDetector
+
+            precision = backend.split("_")[1] if "_" in backend else "fp32"
+            data = export_tflite(model, _metadata(model, categories, "raw"), precision)
+            detector = LiteRTDetector(data, threads)
+        elif backend == "onnxruntime_raw":
+            data = export_bytes(model, _metadata(model, categories, "raw"))
+            detector = OnnxDetector(data, threads, backends.spin)
+        else:
+            if fp32_export is None:
+                fp32_export = export_bytes(model, _metadata(model, categories))
+            exported = fp32_export
+            if backend == "onnxruntime_int8":
+                calibration = bench_images(backends.calibration_dir, backends.calibration_images)
+                exported = quantize_int8(exported, [image.numpy() for image in calibration])
+            detector = OnnxDetector(exported, threads, backends.spin)
+        runners[f"{name} [{backend}]"] = opaque_runner(ExportedPredictor(detector), images)
+        if backend == "onnxruntime":  # the same network without its postprocessing: the share
+            raw = OnnxDetector(export_bytes(model, _metadata(model, categories, "raw")), threads)
+            runners[f"{name} [onnxruntime, network only]"] = session_runner(raw, images)
     return runners
 
 
-def _metadata(model: SSDLite, categories: CategoryMap | None) -> ExportMetadata:
+def session_runner(detector: OnnxDetector, images: list[Tensor]) -> Runner:
+    """One timed ``session.run`` of a network-only graph per image, no decoding (its detections
+    are left empty: they are not compared)."""
+    arrays = [image.numpy()[None] for image in images]
+
+    def run() -> tuple[StageTimes, list]:
+        start = time.perf_counter()
+        for array in arrays:
+            detector.run(array)
+        return (math.nan, time.perf_counter() - start, math.nan), []
+
+    return run
+
+
+def _metadata(
+    model: SSDLite, categories: CategoryMap | None, outputs: str = "detections"
+) -> ExportMetadata:
     """The checkpoint's categories, or placeholders 1..K for an untrained configuration."""
     if categories is None:
         ids = tuple(range(1, model.num_classes))
         categories = CategoryMap(ids, tuple(f"class {i}" for i in ids))
-    return metadata_for(model, categories, {}, {})
+    return metadata_for(model, categories, {}, {}, outputs)
 
 
 def _compare(
@@ -279,8 +321,10 @@ def _compare(
     reference = theirs_run()[1]
     checks = []
     for row_name, runner in ours_runners.items():
-        if row_name.endswith("[onnxruntime_int8]"):
-            checks.append((True, "int8: quantised, not expected to give the same detections"))
+        if row_name.endswith(("_int8]", "_fp16]")):
+            checks.append((True, "quantised: not expected to give the same detections"))
+        elif row_name.endswith("network only]"):
+            checks.append((True, "the network alone: no detections to compare"))
         else:
             checks.append(compare_detections(in_torchvision_labels(model, runner()[1]), reference))
     latency = measure_runners({**ours_runners, TORCHVISION: theirs_run}, warmup=warmup, runs=runs)
@@ -447,10 +491,11 @@ def _ms(value: float) -> str:
 
 def format_report(report: BenchReport) -> str:
     """A markdown table of every row, then the torchvision comparison and the notes."""
+    batch = report.settings["batch_size"]
     lines = [
         "| model | weights | params (M) | MAdds (G) | pre (ms) | net (ms) | post (ms) | "
-        "total (ms) | total p90 | total min |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "total (ms) | total p90 | total min | images/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report.rows:
         latency = row.latency
@@ -458,13 +503,23 @@ def format_report(report: BenchReport) -> str:
             f"| {row.name} | {row.weights} | {row.params / 1e6:.3f} | {row.madds / 1e9:.3f} | "
             f"{_ms(latency.preprocess.median)} | {latency.network.median:.1f} | "
             f"{_ms(latency.postprocess.median)} | {latency.total.median:.1f} | "
-            f"{latency.total.p90:.1f} | {latency.total.min:.1f} |"
+            f"{latency.total.p90:.1f} | {latency.total.min:.1f} | "
+            f"{1000 * batch / latency.total.median:.1f} |"
         )
     lines.append("")
     lines.append(
-        "stage times are medians over the timed runs; MAdds of one batch-1 forward; ONNX "
-        "Runtime runs pre- and postprocessing inside its graph (all its time is under net)"
+        f"stage times are medians over the timed runs of a batch of {batch}; MAdds of one "
+        "batch-1 forward; an exported graph runs its pre- (and post)processing inside (its "
+        "time is under net; the numpy decoder of a network-only graph is inside it too)"
     )
+    whole = [row for row in report.rows if row.name.endswith("[onnxruntime]")]
+    alone = [row for row in report.rows if row.name.endswith("[onnxruntime, network only]")]
+    if whole and alone:
+        share = 1 - alone[0].latency.total.median / whole[0].latency.total.median
+        lines.append(
+            f"ONNX Runtime whole graph {whole[0].latency.total.median:.1f} ms, its network alone "
+            f"{alone[0].latency.total.median:.1f} ms: postprocessing is {100 * share:.0f}% of it"
+        )
     comparison = report.comparison
     if comparison is not None:
         lines.append("")
@@ -486,7 +541,8 @@ def format_report(report: BenchReport) -> str:
         peak = report.settings.get("peak_gflops")
         if peak:
             floor = 2 * comparison.theirs.madds / (peak * 1e9) * 1000
-            fastest = min(comparison.ours, key=lambda row: row.latency.total.median)
+            pipelines = [row for row in comparison.ours if not row.name.endswith("network only]")]
+            fastest = min(pipelines, key=lambda row: row.latency.total.median)
             ours_ms = fastest.latency.total.median
             lines.append(
                 f"floor: {2 * comparison.theirs.madds / 1e9:.2f} GFLOP at this CPU's measured "

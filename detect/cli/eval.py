@@ -7,19 +7,26 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from detect.evaluation.coco_eval import resolve_backend
 from detect.evaluation.evaluate import evaluate, model_dataset
+from detect.evaluation.report import ReportConfig, write_report
 from detect.inference.backends import load_detector
 from detect.weights.hub import HubConfig
 from detect.weights.sources import is_published
 
 
 def run_eval(cfg: DictConfig) -> dict[str, float]:
-    """Print pycocotools' summary; write ``detections.json`` and ``metrics.json``."""
+    """Print pycocotools' summary; write ``detections.json`` and ``metrics.json`` (and, with
+    ``analysis=true``, the report under ``report/``)."""
+    report = ReportConfig(**cfg.report) if cfg.analysis else None
+    resolve_backend(cfg.coco_backend)  # a bad choice stops before the detector runs
     hub = HubConfig(**cfg.hub)
     loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads, cfg.compile, hub)
     data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
     dataset = model_dataset(loaded.categories, loaded.run_config, data, cfg.split, cfg.ckpt)
-    evaluator = evaluate(loaded.detector, dataset, cfg.batch_size, cfg.num_workers)
+    evaluator = evaluate(
+        loaded.detector, dataset, cfg.batch_size, cfg.num_workers, backend=cfg.coco_backend
+    )
     metrics, summary = evaluator.compute()
     print(summary)
     if cfg.per_category:
@@ -31,6 +38,10 @@ def run_eval(cfg: DictConfig) -> dict[str, float]:
         }
     output_dir = Path(cfg.output_dir or default_output_dir(cfg.ckpt, cfg.split))
     evaluator.write(output_dir / "detections.json", output_dir / "metrics.json", metrics)
+    if report is not None:
+        title = f"{loaded.description} on {cfg.split} ({len(evaluator.image_ids)} images)"
+        page = write_report(evaluator, dataset, metrics, output_dir / "report", report, title)
+        print(f"report: {page}")
     skipped = len(dataset.report.skipped_images)
     print(
         f"{len(evaluator.image_ids)} images scored"

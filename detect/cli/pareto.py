@@ -22,6 +22,7 @@ def run_pareto(cfg: DictConfig) -> list[ModelPoint]:
         cfg.warmup,
         cfg.timed_runs,
         cfg.title,
+        list(cfg.backends),
     )
     print(markdown)
     print(f"written to {cfg.output_dir}/pareto.md, pareto.csv, pareto.png")

@@ -91,6 +91,21 @@ class Problem:
     image: bool = False  # True: the whole image is unusable
 
 
+def coco_annotation(
+    annotation_id: int, image_id: int, category_id: int, box: list[float], crowd: bool = False
+) -> dict[str, Any]:
+    """One COCO ``annotations`` entry (``bbox`` as [x, y, w, h] pixels): what the readers of
+    other formats write."""
+    return {
+        "id": annotation_id,
+        "image_id": image_id,
+        "category_id": category_id,
+        "bbox": box,
+        "area": box[2] * box[3],
+        "iscrowd": int(crowd),
+    }
+
+
 def coco_index(dataset: dict[str, Any]) -> COCO:
     """pycocotools' index of a COCO-format dict (made by a reader of another format)."""
     coco = COCO()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from detect.data.coco import CocoDetection, Problem
+from detect.data.coco import CocoDetection, Problem, coco_annotation
 from detect.data.images import image_size
 from detect.errors import DatasetError
 
@@ -43,7 +43,7 @@ VOC_CLASSES = (
 BOX = ("xmin", "ymin", "xmax", "ymax")
 
 
-def parse_object(node: ET.Element, ids: dict[str, int]) -> tuple[int, list[float], int] | str:
+def parse_object(node: ET.Element, ids: dict[str, int]) -> tuple[int, list[float], bool] | str:
     """(category id, COCO xywh box, crowd flag) of one ``<object>``, or why it is unusable."""
     name = (node.findtext("name") or "").strip()
     if name not in ids:
@@ -55,7 +55,7 @@ def parse_object(node: ET.Element, ids: dict[str, int]) -> tuple[int, list[float
         return "object without a numeric bndbox"
     difficult = (node.findtext("difficult") or "0").strip() == "1"
     # 1-based inclusive pixel indices → 0-based edges
-    return ids[name], [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1], int(difficult)
+    return ids[name], [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1], difficult
 
 
 def voc_to_coco(
@@ -95,14 +95,7 @@ def voc_to_coco(
                 continue
             category, box, crowd = parsed
             annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": category,
-                    "bbox": box,
-                    "area": box[2] * box[3],
-                    "iscrowd": crowd,
-                }
+                coco_annotation(len(annotations) + 1, image_id, category, box, crowd)
             )
     categories = [{"id": i, "name": n} for n, i in ids.items()]
     dataset = {"images": images, "annotations": annotations, "categories": categories}

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from detect.data.coco import CocoDetection, Problem
+from detect.data.coco import CocoDetection, Problem, coco_annotation
 from detect.data.images import IMAGE_SUFFIXES, image_size
 from detect.errors import DatasetError
 
@@ -115,16 +115,7 @@ def yolo_to_coco(data_file: Path, split: str) -> tuple[Path, dict[str, Any], lis
             continue
         problems += bad
         for category, box in boxes:
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": category,
-                    "bbox": box,
-                    "area": box[2] * box[3],
-                    "iscrowd": 0,
-                }
-            )
+            annotations.append(coco_annotation(len(annotations) + 1, image_id, category, box))
     categories = [{"id": i + 1, "name": n} for i, n in enumerate(names)]
     dataset = {"images": images, "annotations": annotations, "categories": categories}
     return base, dataset, problems

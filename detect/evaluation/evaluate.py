@@ -1,4 +1,4 @@
-"""Run a detector over a COCO-format dataset and score it with pycocotools."""
+"""Run a detector over a COCO-format dataset and score it with COCOeval."""
 
 from __future__ import annotations
 
@@ -54,8 +54,10 @@ def evaluate(
     batch_size: int = 16,
     num_workers: int = 1,
     progress: bool = True,
+    backend: str = "auto",
 ) -> CocoEvaluator:
-    """Detections for every image of ``dataset`` (untransformed), collected in an evaluator."""
+    """Detections for every image of ``dataset`` (untransformed), collected in an evaluator
+    that scores them with ``backend`` (see :class:`CocoEvaluator`)."""
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
@@ -64,7 +66,7 @@ def evaluate(
         worker_init_fn=single_threaded,
         persistent_workers=False,
     )
-    evaluator = CocoEvaluator(dataset.coco, dataset.categories)
+    evaluator = CocoEvaluator(dataset.coco, dataset.categories, backend)
     for images, targets in tqdm(loader, desc="evaluating", unit="batch", disable=not progress):
         evaluator.update([t["image_id"] for t in targets], detector(images))
     return evaluator

@@ -19,7 +19,8 @@ from matplotlib.figure import Figure  # the object API: no display or backend st
 from detect.errors import CheckpointError
 from detect.evaluation.cost import counted_cost
 from detect.evaluation.evaluate import evaluate, model_dataset
-from detect.evaluation.latency import measure_detector, threads
+from detect.evaluation.latency import measure_detector, measure_runners, opaque_runner, threads
+from detect.inference.backends import load_detector
 from detect.models import SSDLite, ssdlite
 from detect.models.backbones import backbone_options
 from detect.models.predictor import Predictor
@@ -82,17 +83,44 @@ def timed_point(
     return ModelPoint(name, cost.params, cost.madds, latency.median, latency.p90, source=source)
 
 
-def checkpoint_point(
-    path: Path, images: list, warmup: int, runs: int, batch_size: int = 16
-) -> ModelPoint:
-    """A trained model: latency as :func:`timed_point`, COCO mAP on the set it trained on."""
+def checkpoint_points(
+    path: Path,
+    images: list,
+    warmup: int,
+    runs: int,
+    backends: Sequence[str] = ("pytorch",),
+    batch_size: int = 16,
+) -> list[ModelPoint]:
+    """A trained model on each backend: its end-to-end latency there (PyTorch: as
+    :func:`timed_point`; an exported graph: one call per run) and its COCO mAP, on that
+    backend, on the set it trained on."""
     checkpoint = load_checkpoint(path)
     backbone = checkpoint.model_config["backbone"]
     name = model_name(checkpoint.model, backbone["name"], backbone["width_mult"])
-    point = timed_point(checkpoint.model, name, images, warmup, runs, source=str(path))
     dataset = model_dataset(checkpoint.categories, checkpoint.run_config, None, "val", str(path))
-    metrics, _ = evaluate(Predictor(checkpoint.model), dataset, batch_size).compute()
-    return ModelPoint(**{**point.__dict__, "ap": metrics["AP"], "ap50": metrics["AP50"]})
+    points = []
+    for backend in backends:
+        if backend == "pytorch":
+            point = timed_point(checkpoint.model, name, images, warmup, runs, source=str(path))
+            detector = Predictor(checkpoint.model)
+        else:
+            detector = load_detector(path, backend).detector
+            cost = counted_cost(checkpoint.model, checkpoint.model.size)
+            runner = {backend: opaque_runner(detector, images)}
+            latency = measure_runners(runner, warmup=warmup, runs=runs)[backend].total
+            point = ModelPoint(
+                f"{name} [{backend}]",
+                cost.params,
+                cost.madds,
+                latency.median,
+                latency.p90,
+                source=str(path),
+            )
+        metrics, _ = evaluate(detector, dataset, batch_size, progress=False).compute()
+        points.append(
+            ModelPoint(**{**point.__dict__, "ap": metrics["AP"], "ap50": metrics["AP50"]})
+        )
+    return points
 
 
 def config_point(
@@ -217,11 +245,17 @@ def pareto_report(
     warmup: int = 5,
     runs: int = 30,
     title: str = "",
+    backends: Sequence[str] = ("pytorch",),
 ) -> tuple[list[ModelPoint], str]:
-    """Measure every point, write the tables and the plot; returns the points and markdown."""
+    """Measure every point (each checkpoint on each backend), write the tables and the plot;
+    returns the points and the markdown."""
     output.mkdir(parents=True, exist_ok=True)
     with threads(thread_count):
-        points = [checkpoint_point(path, images, warmup, runs) for path in checkpoints]
+        points = [
+            point
+            for path in checkpoints
+            for point in checkpoint_points(path, images, warmup, runs, backends)
+        ]
         points += [config_point(*config, images, warmup, runs) for config in configs]
     if not points:
         raise ValueError("nothing to measure: give runs=[…] (checkpoints) and/or backbones=[…]")

@@ -1,8 +1,12 @@
-"""The whole detector as one traceable graph: uint8 images in, detections out.
+"""The detector as one traceable graph: uint8 images in, detections (or the raw heads) out.
 
-``DeployModel`` wraps an :class:`SSDLite` with the same preprocessing (scale to [-1, 1], bilinear
-warp) and postprocessing (softmax, per-class top-k, score threshold, class-wise NMS, best
-``detections_per_image``) as :func:`detect.inference.predictor.detect`, written so that
+``RawHeads`` is the network alone behind the same preprocessing: ``cls_logits`` and
+``bbox_regression`` come out, for runtimes and delegates that cannot run top-k or NMS (the
+numpy :class:`~detect.export.decode.Decoder` finishes the job).
+
+``DeployModel`` wraps an :class:`SSDLite` with the same preprocessing (scale to [-1, 1],
+bilinear warp) and postprocessing (softmax, per-class top-k, score threshold, class-wise NMS, best
+``detections_per_image``) as :func:`detect.models.predictor.detect`, written so that
 ``torch.onnx.export`` turns it into standard ONNX operators. NMS becomes ONNX
 ``NonMaxSuppression`` over all classes at once: boxes are shifted by ``label × (size + 1)`` so
 boxes of different classes never overlap (``torchvision.ops.batched_nms``'s trick) and the op's
@@ -18,6 +22,7 @@ from torch import Tensor, nn
 from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from detect.models import SSDLite
+from detect.models.postprocess import PostprocessConfig
 
 
 class _NonMaxSuppression(torch.autograd.Function):
@@ -51,9 +56,71 @@ class _NonMaxSuppression(torch.autograd.Function):
         )
 
 
+def model_input(images: Tensor, size: int) -> Tensor:
+    """uint8 (N, 3, H, W) → the model's [-1, 1] (N, 3, size, size), as ``preprocess`` makes it."""
+    normalised = (images.float() / 255.0 - 0.5) / 0.5
+    return F.interpolate(normalised, size=(size, size), mode="bilinear")
+
+
+class RawHeads(nn.Module):
+    """uint8 images (N, 3, H, W) → ``cls_logits`` (N, A, C) and ``bbox_regression`` (N, A, 4)."""
+
+    def __init__(self, model: SSDLite) -> None:
+        super().__init__()
+        self.model = model.eval()
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        outputs = self.model(model_input(images, self.model.size))
+        return outputs["cls_logits"], outputs["bbox_regression"]
+
+
+class _TopK(torch.autograd.Function):
+    """ONNX ``TopK`` along the last axis with ``k`` a tensor (0 allowed: no work), so a graph
+    can skip a selection it turns out not to need; eager: ``torch.topk``."""
+
+    @staticmethod
+    def forward(ctx: object, values: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        return values.topk(int(k), dim=-1)
+
+    @staticmethod
+    def symbolic(g, values, k):
+        k = g.op("Reshape", k, g.op("Constant", value_t=torch.tensor([1], dtype=torch.int64)))
+        return g.op("TopK", values, k, axis_i=-1, largest_i=1, sorted_i=1, outputs=2)
+
+
+def shifted_nms(
+    boxes: Tensor, scores: Tensor, labels: Tensor, size: int, config: PostprocessConfig
+) -> Tensor:
+    """(K, 3) ONNX NMS selections (image, 0, candidate) over (N, M, 4) boxes with (N, M)
+    scores and labels, boxes shifted ``label × (size + 1)`` apart (one class per label)."""
+    shifted = boxes + (labels * (size + 1)).to(boxes.dtype)[..., None]
+    return _NonMaxSuppression.apply(
+        shifted,
+        scores[:, None],
+        config.detections_per_image,
+        config.nms_thresh,
+        config.score_thresh,
+    )
+
+
+def gather_rows(values: Tensor, index: Tensor) -> Tensor:
+    """(N, A, 4) rows at (N, M) indices → (N, M, 4)."""
+    return torch.gather(values, 1, index[..., None].expand(-1, -1, values.shape[-1]))
+
+
 class DeployModel(nn.Module):
     """uint8 images (N, 3, H, W) → ``boxes`` (K, 4) xyxy in the input's pixels, ``scores`` (K,),
-    ``labels`` (K,) contiguous 1..C-1, ``batch_index`` (K,): which image each detection is of."""
+    ``labels`` (K,) contiguous 1..C-1, ``batch_index`` (K,): which image each detection is of.
+
+    Postprocessing first looks at the ``WINDOW`` best (class, anchor) pairs of all classes (one
+    TopK over the flattened scores, far cheaper than a TopK per class), applies the per-class
+    cap among them (a pair's rank in its class counts the same-class pairs above it, all of
+    which are in the window), and runs NMS. That is the exact answer for an image whose NMS
+    reached ``detections_per_image`` keeps inside the window, or whose window holds every pair
+    above the score threshold; for any other image the graph runs the full per-class top-k and
+    NMS too (its TopK's k is 0 when no image needs it)."""
+
+    WINDOW = 2048
 
     def __init__(self, model: SSDLite) -> None:
         super().__init__()
@@ -62,36 +129,71 @@ class DeployModel(nn.Module):
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         size, config = self.model.size, self.config
-        normalised = (images.float() / 255.0 - 0.5) / 0.5
-        resized = F.interpolate(normalised, size=(size, size), mode="bilinear")
-        outputs = self.model(resized)
+        outputs = self.model(model_input(images, size))
         logits, codes = outputs["cls_logits"], outputs["bbox_regression"]
-        scores = torch.softmax(logits, dim=-1)[..., 1:].transpose(1, 2)  # (N, C-1, A)
-        boxes = self.model.box_coder.decode(codes, self.model.anchors)
-        boxes = clip_boxes_to_image(boxes, (size, size))  # (N, A, 4)
-        k = min(config.topk_per_class, scores.shape[-1])
-        top_scores, top_anchor = scores.topk(k, dim=-1)  # (N, C-1, k)
-        batch = images.shape[0]
-        top_scores = top_scores.reshape(batch, -1)
-        candidates = torch.gather(
-            boxes, 1, top_anchor.reshape(batch, -1, 1).expand(-1, -1, 4)
-        )  # (N, (C-1)·k, 4)
-        labels = torch.arange(1, logits.shape[-1], device=images.device).repeat_interleave(k)
-        shifted = candidates + (labels * (size + 1)).to(candidates.dtype)[None, :, None]
-        selected = _NonMaxSuppression.apply(
-            shifted,
-            top_scores[:, None],
-            config.detections_per_image,
-            config.nms_thresh,
-            config.score_thresh,
+        classes = logits.shape[-1] - 1
+        probabilities = torch.softmax(logits, dim=-1)[..., 1:]  # (N, A, C-1)
+        boxes = clip_boxes_to_image(
+            self.model.box_coder.decode(codes, self.model.anchors), (size, size)
         )
-        image_index, candidate = selected[:, 0], selected[:, 2]
-        flat = image_index * candidates.shape[1] + candidate  # row in the (N·M)-long lists
-        height_width = torch._shape_as_tensor(images)[2:].to(candidates.dtype)  # a Shape op
+        batch, anchors = images.shape[0], probabilities.shape[1]
+
+        # the window: the best pairs of all classes, each class capped at topk_per_class
+        pairs = probabilities.reshape(batch, -1)
+        window = min(self.WINDOW, pairs.shape[1])
+        fast_scores, pair = pairs.topk(window, dim=-1)  # (N, W), best first
+        fast_labels = pair % classes + 1
+        one_hot = fast_labels[..., None] == torch.arange(1, classes + 1, device=images.device)
+        rank = torch.gather(one_hot.to(torch.int32).cumsum(1), 2, (fast_labels - 1)[..., None])
+        rank = rank[..., 0] - 1
+        capped = torch.where(
+            rank < config.topk_per_class, fast_scores, torch.zeros_like(fast_scores)
+        )
+        fast_boxes = gather_rows(boxes, pair // classes)
+        fast = shifted_nms(fast_boxes, capped, fast_labels, size, config)
+        keeps = (fast[:, :1] == torch.arange(batch, device=images.device)).sum(0)  # per image
+        exact = (keeps >= config.detections_per_image) | (fast_scores[:, -1] <= config.score_thresh)
+
+        # the full per-class top-k, for the images the window did not settle (k = 0 if none)
+        k = torch.where(exact.all(), 0, min(config.topk_per_class, anchors))
+        full_scores, full_anchor = _TopK.apply(probabilities.transpose(1, 2), k)  # (N, C-1, k)
+        full_scores = full_scores.reshape(batch, -1)
+        full_labels = (
+            torch.arange(1, classes + 1, device=images.device)[:, None]
+            .expand(-1, full_anchor.shape[-1])
+            .reshape(1, -1)
+            .expand(batch, -1)
+        )
+        full_boxes = gather_rows(boxes, full_anchor.reshape(batch, -1))
+        full = shifted_nms(full_boxes, full_scores, full_labels, size, config)
+
+        # each image's detections from the path that settled it
+        take_fast = torch.nonzero(exact[fast[:, 0]]).flatten()
+        take_full = torch.nonzero(~exact[full[:, 0]]).flatten()
+        image_index = torch.cat((fast[take_fast, 0], full[take_full, 0]))
+        flat_fast = fast[take_fast, 0] * window + fast[take_fast, 2]
+        flat_full = full[take_full, 0] * full_scores.shape[1] + full[take_full, 2]
+        height_width = torch._shape_as_tensor(images)[2:].to(boxes.dtype)  # a Shape op
         scale = height_width.flip(0).repeat(2) / size
         return (
-            candidates.reshape(-1, 4).index_select(0, flat) * scale,
-            top_scores.reshape(-1).index_select(0, flat),
-            labels.index_select(0, candidate),
+            torch.cat(
+                (
+                    fast_boxes.reshape(-1, 4).index_select(0, flat_fast),
+                    full_boxes.reshape(-1, 4).index_select(0, flat_full),
+                )
+            )
+            * scale,
+            torch.cat(
+                (
+                    fast_scores.reshape(-1).index_select(0, flat_fast),
+                    full_scores.reshape(-1).index_select(0, flat_full),
+                )
+            ),
+            torch.cat(
+                (
+                    fast_labels.reshape(-1).index_select(0, flat_fast),
+                    full_labels.reshape(-1).index_select(0, flat_full),
+                )
+            ),
             image_index,
         )

@@ -21,9 +21,11 @@ import torch
 from torch import Tensor
 
 from detect.data.categories import CategoryMap
-from detect.export.graph import DeployModel
+from detect.export.decode import Decoder
+from detect.export.graph import DeployModel, RawHeads
+from detect.export.metadata import OUTPUT_KINDS, ExportMetadata
 from detect.export.proto import set_metadata
-from detect.export.runtime import INPUT_NAME, OUTPUT_NAMES, ExportMetadata, OnnxDetector
+from detect.export.runtime import INPUT_NAME, OUTPUT_NAMES, RAW_OUTPUT_NAMES, OnnxDetector
 from detect.io import atomic_write
 from detect.models import SSDLite
 from detect.models.predictor import Predictor
@@ -35,7 +37,10 @@ SCORE_TOLERANCE = 1e-4
 
 
 def export_bytes(model: SSDLite, metadata: ExportMetadata, opset: int = OPSET) -> bytes:
-    """The serialized ONNX model: dynamic batch, height and width; metadata embedded."""
+    """The serialized ONNX model — the whole pipeline, or the network alone when
+    ``metadata.outputs`` is "raw": dynamic batch, height and width; metadata embedded."""
+    raw = metadata.outputs == "raw"
+    graph, names = (RawHeads, RAW_OUTPUT_NAMES) if raw else (DeployModel, OUTPUT_NAMES)
     example = torch.zeros(1, 3, model.size, model.size, dtype=torch.uint8)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -45,14 +50,14 @@ def export_bytes(model: SSDLite, metadata: ExportMetadata, opset: int = OPSET) -
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
         torch.onnx.export(
-            DeployModel(model).eval(),
+            graph(model).eval(),
             (example,),
             buffer,
             input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES),
+            output_names=list(names),
             dynamic_axes={
                 INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
-                **{name: {0: "detections"} for name in OUTPUT_NAMES},
+                **{name: {0: "batch" if raw else "detections"} for name in names},
             },
             opset_version=opset,
             dynamo=False,
@@ -63,18 +68,36 @@ def export_bytes(model: SSDLite, metadata: ExportMetadata, opset: int = OPSET) -
     return proto.SerializeToString()
 
 
+def decoder_for(model: SSDLite) -> Decoder:
+    """What the numpy decoder needs to finish a network-only graph of ``model``."""
+    config = model.postprocess_config
+    return Decoder(
+        model.anchors.cpu().numpy(),
+        tuple(model.box_coder.weights),
+        model.size,
+        config.score_thresh,
+        config.topk_per_class,
+        config.nms_thresh,
+        config.detections_per_image,
+    )
+
+
 def metadata_for(
     model: SSDLite,
     categories: CategoryMap,
     model_config: dict[str, Any],
     run_config: dict[str, Any],
+    outputs: str = "detections",
 ) -> ExportMetadata:
-    """What the file carries besides its graph; the categories must fit the class head."""
+    """What the file carries besides its graph; the categories must fit the class head.
+    ``outputs``: "detections" (the whole pipeline) or "raw" (the heads, for the decoder)."""
     if model.num_classes != categories.num_classes:
         raise ValueError(
             f"the model predicts {model.num_classes} classes (background included) but "
             f"{len(categories.names)} categories were given"
         )
+    if outputs not in OUTPUT_KINDS:
+        raise ValueError(f"outputs must be one of {', '.join(OUTPUT_KINDS)}, not {outputs!r}")
     return ExportMetadata(
         categories.coco_ids,
         categories.names,
@@ -82,6 +105,8 @@ def metadata_for(
         strip_call_keys(model_config),
         strip_call_keys(run_config),
         "fp32",
+        outputs,
+        decoder_for(model) if outputs == "raw" else None,
     )
 
 

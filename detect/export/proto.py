@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnx
 
 from detect.errors import ExportError
-from detect.export.runtime import METADATA_KEY, ExportMetadata
+from detect.export.metadata import METADATA_KEY, ExportMetadata
 
 
 def read_metadata(proto: onnx.ModelProto) -> ExportMetadata:

@@ -10,6 +10,7 @@ sigmoid's precision loss; the V3 paper's Table 4 reports quantised results.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -26,8 +27,10 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from detect.errors import ConfigError
+from detect.export.deployed import as_rgb_chw
 from detect.export.proto import read_metadata, set_metadata
-from detect.export.runtime import INPUT_NAME, as_rgb_chw
+from detect.export.runtime import INPUT_NAME
 
 QUANTIZED_OPS = ("Conv",)
 METHODS = {
@@ -56,24 +59,30 @@ def quantize_int8(
     """The int8 model (serialized) of an fp32 export, its metadata marked ``precision: int8``."""
     metadata = read_metadata(onnx.load_from_string(fp32_model))
     if method not in METHODS:
-        raise ValueError(f"unknown calibration method {method!r}; choose one of {sorted(METHODS)}")
+        raise ConfigError(f"unknown calibration method {method!r}; choose one of {sorted(METHODS)}")
     with tempfile.TemporaryDirectory() as folder:
         fp32, prepared, int8 = (Path(folder) / name for name in ("fp32", "pre", "int8"))
         fp32.write_bytes(fp32_model)
         # graph clean-up and shape inference, as ORT's quantisation guide advises; symbolic
         # shape inference cannot follow NMS's data-dependent shapes and is not needed
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
-        quantize_static(
-            str(prepared),
-            str(int8),
-            ImageReader(calibration_images),
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(QUANTIZED_OPS),
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=METHODS[method],
-        )
+        root = logging.getLogger()  # ORT logs a line per copied bias on the root logger
+        level = root.level
+        root.setLevel(max(level, logging.WARNING))
+        try:
+            quantize_static(
+                str(prepared),
+                str(int8),
+                ImageReader(calibration_images),
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=list(QUANTIZED_OPS),
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=METHODS[method],
+            )
+        finally:
+            root.setLevel(level)
         proto = onnx.load(str(int8))
     set_metadata(proto, replace(metadata, precision="int8"))
     return proto.SerializeToString()

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -72,17 +73,34 @@ def colour(label: int) -> tuple[int, int, int]:
 
 def draw(result: Result, categories: CategoryMap) -> np.ndarray:
     """A copy of the frame with each detection's box, category name and score drawn."""
-    image = result.frame.bgr.copy()
+    return draw_boxes(result.frame.bgr, result.boxes, result.labels, categories, result.scores)
+
+
+def draw_boxes(
+    bgr: np.ndarray,
+    boxes: np.ndarray,
+    labels: Sequence[int],
+    categories: CategoryMap,
+    scores: Sequence[float] | None = None,
+    notes: Sequence[str] | None = None,
+) -> np.ndarray:
+    """A copy of ``bgr`` with each box (xyxy pixels) in its label's :func:`colour`, captioned
+    with the category name, the score (if given) and a note (if given, e.g. an error type)."""
+    image = bgr.copy()
     thickness = max(1, round(min(image.shape[:2]) / 300))
     scale = max(0.35, min(image.shape[:2]) / 900)
-    for box, score, label in zip(result.boxes, result.scores, result.labels.tolist(), strict=True):
+    for index, (box, label) in enumerate(zip(boxes, list(labels), strict=True)):
         x1, y1, x2, y2 = (round(float(v)) for v in box)
-        bgr = colour(label)
-        cv2.rectangle(image, (x1, y1), (x2, y2), bgr, thickness, cv2.LINE_AA)
-        text = f"{categories.names[label - 1]} {score:.2f}"
+        bgr_colour = colour(int(label))
+        cv2.rectangle(image, (x1, y1), (x2, y2), bgr_colour, thickness, cv2.LINE_AA)
+        text = categories.names[int(label) - 1]
+        if scores is not None:
+            text += f" {scores[index]:.2f}"
+        if notes is not None and notes[index]:
+            text += f" {notes[index]}"
         (width, height), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         top = max(y1 - height - base, 0)
-        cv2.rectangle(image, (x1, top), (x1 + width, top + height + base), bgr, cv2.FILLED)
+        cv2.rectangle(image, (x1, top), (x1 + width, top + height + base), bgr_colour, cv2.FILLED)
         cv2.putText(
             image,
             text,

@@ -84,6 +84,7 @@ def test_side_by_side_on_real_images_gives_same_detections(coco_val_dir):
     assert [row.name for row in report.rows] == [
         "ssdlite v3_large ×1 320 reduced tail [pytorch]",
         "ssdlite v3_large ×1 320 reduced tail [onnxruntime]",
+        "ssdlite v3_large ×1 320 reduced tail [onnxruntime, network only]",
         TORCHVISION,
     ]
     comparison = report.comparison
@@ -93,8 +94,11 @@ def test_side_by_side_on_real_images_gives_same_detections(coco_val_dir):
     onnx = comparison.ours[1].latency
     assert math.isnan(onnx.preprocess.median) and onnx.total.median == onnx.network.median
     assert report.rows[0].madds == report.rows[1].madds
+    alone = comparison.ours[2].latency
+    assert math.isnan(alone.postprocess.median) and alone.total.median > 0
     table = format_report(report)
     assert "ours ÷ torchvision" in table and "untrained" in table
+    assert "its network alone" in table and "postprocessing is" in table
 
 
 def test_tool_writes_the_table_and_json(tmp_path):

@@ -44,6 +44,8 @@ def test_export_writes_checked_fp32_and_int8_models(checkpoint, coco_val_dir):
     int8 = fp32.with_name("last.int8.onnx")
     assert f"wrote {fp32}" in result.stdout and f"wrote {int8}" in result.stdout
     assert "checked against PyTorch: 4 images" in result.stdout and "equal" in result.stdout
+    (told,) = [line for line in result.stdout.splitlines() if "× the time" in line]
+    assert "× the time" in told and "AP on its val split (6 images)" in told
     assert int8.stat().st_size < fp32.stat().st_size
     categories = load_checkpoint(checkpoint).categories
     for path, precision in ((fp32, "fp32"), (int8, "int8")):
@@ -75,7 +77,7 @@ def test_export_errors_name_the_problem(checkpoint, tmp_path):
     assert_one_line_error(result, "checkpoint not found")
     exported = checkpoint.parents[1] / "export" / "last.onnx"
     run_tool("export.py", f"ckpt={checkpoint}", "check.count=0", check=True)
-    result = run_tool("eval.py", f"ckpt={exported}")  # backend defaults to pytorch
+    result = run_tool("eval.py", f"ckpt={exported}", "backend=pytorch")
     assert_one_line_error(result, "run it with backend=onnxruntime")
     result = run_tool("eval.py", f"ckpt={tmp_path / 'nothing.onnx'}", "backend=onnxruntime")
     assert_one_line_error(result, "exported model not found")

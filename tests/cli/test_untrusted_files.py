@@ -11,8 +11,9 @@ import torch
 from support.tools import assert_one_line_error, run_tool
 
 from detect.errors import CheckpointError, ExportError
+from detect.export.metadata import ExportMetadata
 from detect.export.onnx import export_bytes, metadata_for, write_model
-from detect.export.runtime import ExportMetadata, OnnxDetector
+from detect.export.runtime import OnnxDetector
 from detect.weights.checkpoint import load_checkpoint, read_checkpoint
 
 

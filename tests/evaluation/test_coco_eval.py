@@ -1,12 +1,16 @@
-"""Our eval path scores the ground truth as perfect: ids, labels and box format end to end."""
+"""Our eval path scores the ground truth as perfect (ids, labels and box format end to end), and
+the fast backend gives pycocotools' numbers."""
 
+import importlib.util
 import json
 
 import pytest
 import torch
+from support.detections import real_detections
 
 from detect.data.coco import CocoDetection
-from detect.evaluation.coco_eval import CocoEvaluator
+from detect.errors import ConfigError
+from detect.evaluation.coco_eval import CocoEvaluator, resolve_backend
 
 
 def ground_truth_as_detections(dataset: CocoDetection) -> tuple[list[int], list[dict]]:
@@ -48,3 +52,29 @@ def test_shifted_boxes_and_wrong_labels_score_lower(coco_val_set):
     wrong = CocoEvaluator(coco_val_set.coco, coco_val_set.categories)
     wrong.update(ids, detections)
     assert wrong.compute()[0]["AP"] < 0.05
+
+
+def test_the_fast_backend_gives_pycocotools_numbers_on_real_detections(coco_val_set):
+    pytest.importorskip("faster_coco_eval")
+    scored = {}
+    for backend in ("pycocotools", "faster_coco_eval"):
+        evaluator = CocoEvaluator(coco_val_set.coco, coco_val_set.categories, backend)
+        evaluator.results = real_detections()
+        evaluator.image_ids = set(coco_val_set.coco.getImgIds())
+        metrics, summary = evaluator.compute()
+        scored[backend] = metrics, summary, evaluator.per_category()
+    (ours, summary, table), (fast, fast_summary, fast_table) = scored.values()
+    assert 0.5 < ours["AP"] < 0.9  # a real, imperfect detector
+    assert ours == pytest.approx(fast, abs=1e-6)  # all twelve numbers
+    assert summary == fast_summary
+    assert table.keys() == fast_table.keys()
+    for name, aps in table.items():
+        assert aps == pytest.approx(fast_table[name], abs=1e-6, nan_ok=True), name
+
+
+def test_the_backend_is_chosen_by_what_is_installed():
+    expected = "faster_coco_eval" if importlib.util.find_spec("faster_coco_eval") else "pycocotools"
+    assert resolve_backend("auto") == expected
+    assert resolve_backend("pycocotools") == "pycocotools"
+    with pytest.raises(ConfigError, match="choose one of auto, pycocotools, faster_coco_eval"):
+        resolve_backend("fast")

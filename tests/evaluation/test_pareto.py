@@ -59,14 +59,25 @@ def test_report_writes_table_csv_and_plot_with_measured_map(tmp_path):
     ]
     images = [torch.randint(0, 256, (3, 120, 160), dtype=torch.uint8)]
     points, markdown = pareto_report(
-        checkpoints, [("v1", 0.25, 96)], images, tmp_path / "out", warmup=0, runs=2
+        checkpoints,
+        [("v1", 0.25, 96)],
+        images,
+        tmp_path / "out",
+        warmup=0,
+        runs=2,
+        backends=("pytorch", "onnxruntime"),
     )
     assert [p.name for p in points] == [
         "v3_small ×0.25 96px",
+        "v3_small ×0.25 96px [onnxruntime]",
         "v2 ×0.25 96px",
+        "v2 ×0.25 96px [onnxruntime]",
         "v1 ×0.25 96px (untrained, 91 classes)",
     ]
-    for checkpoint_file, measured in zip(checkpoints, points, strict=False):
+    for pair in (points[0:2], points[2:4]):  # the same checkpoint on two backends (untrained:
+        # tied scores, so which tied boxes each NMS keeps differs a little)
+        assert pair[1].ap == pytest.approx(pair[0].ap, abs=1e-3) and pair[1].latency_ms > 0
+    for checkpoint_file, measured in zip(checkpoints, points[::2], strict=False):
         checkpoint = load_checkpoint(checkpoint_file)
         dataset = model_dataset(
             checkpoint.categories, checkpoint.run_config, None, "val", str(checkpoint_file)
@@ -74,10 +85,10 @@ def test_report_writes_table_csv_and_plot_with_measured_map(tmp_path):
         metrics, _ = evaluate(Predictor(checkpoint.model), dataset, progress=False).compute()
         assert measured.ap == metrics["AP"] and measured.ap50 == metrics["AP50"]
         assert measured.latency_ms > 0 and measured.madds > 0
-    assert points[2].ap is None and "| v1 ×0.25 96px (untrained, 91 classes) |" in markdown
+    assert points[4].ap is None and "| v1 ×0.25 96px (untrained, 91 classes) |" in markdown
     with open(tmp_path / "out" / "pareto.csv") as file:
         rows = list(csv.DictReader(file))
     assert [row["model"] for row in rows] == [p.name for p in points]
-    assert rows[2]["AP"] == "—" and any(row["front"] == "★" for row in rows)
+    assert rows[4]["AP"] == "—" and any(row["front"] == "★" for row in rows)
     plot = cv2.imread(str(tmp_path / "out" / "pareto.png"))
     assert plot is not None and plot.shape[1] > plot.shape[0] > 300  # two panels side by side

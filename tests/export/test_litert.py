@@ -1,0 +1,95 @@
+"""LiteRT, the phone format: tools/export.py format=tflite writes a .tflite whose detections
+pair with PyTorch's on real images, which eval and predict run (backend=litert), and which a
+fresh process runs with ai_edge_litert and numpy alone (neither torch nor onnxruntime)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from support.checkpoints import make_checkpoint
+from support.models import well_conditioned
+from support.tools import output, run_tool
+
+from detect.export.onnx import match_detections, to_numpy
+from detect.models.predictor import Predictor
+from detect.weights.checkpoint import MODEL_PREFIX, load_checkpoint
+
+pytest.importorskip("litert_torch", reason="the litert extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, coco_images) -> tuple[Path, Path]:
+    """A trained-like tiny checkpoint and its .tflite, written by the tool (one conversion)."""
+    folder = tmp_path_factory.mktemp("litert")
+    (folder / "run" / "checkpoints").mkdir(parents=True)
+    path = make_checkpoint(folder / "run" / "checkpoints" / "last.ckpt", folder / "shapes")
+    model = well_conditioned(load_checkpoint(path).model, coco_images)
+    raw = torch.load(path, weights_only=True)
+    raw["state_dict"] = {MODEL_PREFIX + k: v for k, v in model.state_dict().items()}
+    torch.save(raw, path)
+    result = run_tool("export", f"ckpt={path}", "format=tflite", "check.count=4", timeout=600)
+    assert result.returncode == 0, output(result)[-3000:]
+    assert "checked against PyTorch: 4 images" in result.stdout and "equal" in result.stdout
+    return path, folder / "run" / "export" / "last.tflite"
+
+
+def test_litert_detections_pair_with_pytorchs_on_real_images(exported, coco_images):
+    from detect.export.litert_runtime import LiteRTDetector
+
+    checkpoint_file, tflite = exported
+    detector = LiteRTDetector(tflite, threads=1)
+    assert detector.metadata.outputs == "raw" and detector.metadata.precision == "fp32"
+    reference = Predictor(load_checkpoint(checkpoint_file).model)(coco_images)
+    results = detector([image.numpy() for image in coco_images])
+    for mine, theirs in zip(results, reference, strict=True):
+        assert len(mine["scores"]) == len(theirs["scores"]) > 0
+        unmatched, box, score = match_detections(mine, to_numpy(theirs))
+        assert unmatched == 0, (unmatched, box, score)
+
+
+def test_eval_and_predict_run_the_tflite_file(exported, tmp_path, coco_val_dir):
+    checkpoint_file, tflite = exported
+    metrics = {}
+    for name, ckpt in (("pytorch", checkpoint_file), ("litert", tflite)):
+        out = tmp_path / name
+        run_tool("eval", f"ckpt={ckpt}", f"backend={name}", f"output_dir={out}", check=True)
+        metrics[name] = json.loads((out / "metrics.json").read_text())
+    assert metrics["litert"]["AP"] == pytest.approx(metrics["pytorch"]["AP"], abs=1e-4)
+    image = sorted(coco_val_dir.glob("*.jpg"))[0]
+    result = run_tool(
+        "predict", f"ckpt={tflite}", f"source={image}", f"output_dir={tmp_path / 'p'}", check=True
+    )
+    assert f"| {image} | every_frame | 1 | 1 |" in result.stdout
+
+
+DEPLOY_SCRIPT = """
+import json, sys
+import numpy as np
+from detect.export.litert_runtime import LiteRTDetector
+detector = LiteRTDetector(sys.argv[1], threads=1)
+[result] = detector([np.load(sys.argv[2])])
+json.dump({"scores": result["scores"].tolist(), "names": list(result["names"]),
+           "loaded": sorted(m for m in ("torch", "onnxruntime") if m in sys.modules)},
+          open(sys.argv[3], "w"))
+"""
+
+
+def test_a_fresh_process_runs_it_without_torch_or_onnxruntime(exported, coco_images, tmp_path):
+    _, tflite = exported
+    array = tmp_path / "image.npy"
+    np.save(array, coco_images[0].numpy())
+    answer = tmp_path / "answer.json"
+    subprocess.run(
+        [sys.executable, "-c", DEPLOY_SCRIPT, str(tflite), str(array), str(answer)],
+        check=True,
+        timeout=120,
+    )
+    result = json.loads(answer.read_text())
+    assert result["loaded"] == [] and result["scores"]
+    assert set(result["names"]) <= {"circle", "square", "triangle"}

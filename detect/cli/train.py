@@ -26,6 +26,7 @@ from detect.training.checkpoint_io import AtomicCheckpointIO
 from detect.training.console import quiet_lightning_tips
 from detect.training.module import DetectionModule
 from detect.training.optim import ScheduleConfig
+from detect.training.speed import SpeedConfig
 from detect.weights.checkpoint import CHECKPOINT_KEY, read_checkpoint
 from detect.weights.hub import HubConfig
 from detect.weights.sources import open_checkpoint
@@ -226,6 +227,7 @@ def build(cfg: DictConfig) -> TrainingRun:
         on_nonfinite_loss=cfg.on_nonfinite_loss,
         run_config=run_config(cfg),
         backbone_lr_mult=cfg.finetune.backbone_lr_mult,
+        speed=SpeedConfig(**cfg.speed),
     )
     if source is not None:
         rank_zero_info(transfer_weights(source, module.model, plan, cfg.init_from).summary())

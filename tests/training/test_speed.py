@@ -91,19 +91,11 @@ def test_the_fused_optimizer_makes_the_plain_update(optimizer):
 
 
 def test_an_optimizer_without_a_fused_kernel_is_refused_by_name():
-    cfg = compose_config("train", ["optimizer._target_=torch.optim.RMSprop", "~optimizer.betas"])
+    rmsprop = ["optimizer._target_=torch.optim.RMSprop", "~optimizer.betas"]
+    cfg = compose_config("train", [*rmsprop, "speed.fused_optimizer=true"])
     with pytest.raises(ConfigError, match=r"torch\.optim\.RMSprop has no fused kernel"):
         check_train_config(cfg)
-    check_train_config(
-        compose_config(
-            "train",
-            [
-                "optimizer._target_=torch.optim.RMSprop",
-                "~optimizer.betas",
-                "speed.fused_optimizer=false",
-            ],
-        )
-    )
+    check_train_config(compose_config("train", [*rmsprop, "speed.fused_optimizer=false"]))
 
 
 def test_preprocessing_an_image_already_at_the_input_size_is_exact():

@@ -149,6 +149,7 @@ def syncbn_part(cfg: DictConfig, work: Path, cuda: bool) -> str:
 
 def run_gpu_check(cfg: DictConfig) -> list[Part]:
     """tools/gpu_check.py: every part, printed as it ends, then the json."""
+    Backends(list(cfg.backends))  # an unknown backend stops here, before any part runs
     cuda = torch.cuda.is_available() and not cfg.dry
     sizes = cfg.cuda if cuda else cfg.dry_run
     if cuda:

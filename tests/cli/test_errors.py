@@ -23,6 +23,7 @@ BAD_INPUT = {  # tool: (overrides, phrases the error line must hold)
     "cost": (["backbones=[v9]"], ["unknown backbone 'v9'", "v3_large"]),
     "eval": (["ckpt=/nonexistent/last.ckpt"], ["checkpoint not found: /nonexistent"]),
     "export": (["ckpt=/nonexistent/last.ckpt"], ["checkpoint not found: /nonexistent"]),
+    "gpu_check": (["backends=[tensorrt]"], ["unknown backend(s) ['tensorrt']"]),
     "import_weights": (["weights=torchvision:nonexistent"], ["unknown torchvision detector"]),
     "pareto": (["runs=[/nonexistent/run]"], ["no checkpoint or run directory at /nonexistent"]),
     "predict": (["ckpt={ckpt}", "source=/nonexistent.mp4"], ["cannot open video source"]),

@@ -62,14 +62,17 @@ OURS = "detect: Lightning DetectionModule"
 OURS_PLAIN = "detect: Lightning DetectionModule, plain step"
 THEIRS = "torchvision: bare PyTorch loop"
 LOSS_TOLERANCE = 1e-4  # relative difference of the first step's losses still called equal
+# … under float16 autocast: its rounding (4.9e-4 per op) over a network's depth, in kernels
+# that differ between the two loops' memory formats, cannot be held to float32's
+AMP_LOSS_TOLERANCE = 1e-2
 NOISY_STEP = 2.0  # a step this many times slower than the median one means a busy machine
 
 Batch = tuple[list[Tensor], list[dict[str, Any]]]
 
 
-def same_loss(row: Throughput, reference: Throughput) -> bool:
+def same_loss(row: Throughput, reference: Throughput, tolerance: float = LOSS_TOLERANCE) -> bool:
     scale = max(abs(reference.first_loss), 1e-12)
-    return abs(row.first_loss - reference.first_loss) <= LOSS_TOLERANCE * scale
+    return abs(row.first_loss - reference.first_loss) <= tolerance * scale
 
 
 @dataclass
@@ -361,7 +364,8 @@ def compare_training(
     result = TrainingComparison(comparison, settings, phases)
     for row in result.comparison.ours:
         detail = f"first-step loss {row.first_loss:.6g} vs {theirs.first_loss:.6g}"
-        result.comparison.checks.append((same_loss(row, theirs), detail))
+        tolerance = AMP_LOSS_TOLERANCE if amp else LOSS_TOLERANCE
+        result.comparison.checks.append((same_loss(row, theirs, tolerance), detail))
     return result
 
 

@@ -253,7 +253,8 @@ def backend_runners(
             network = torch.compile(fused) if backend == "pytorch_compiled" else fused
             runners[f"{name} [{backend}]"] = detector_runner(network, images, device)
             continue
-        if device != "cpu":
+        cuda = device != "cpu"  # ONNX Runtime's CUDA provider (onnxruntime-gpu), fp32 graphs
+        if cuda and backend not in ("onnxruntime", "onnxruntime_raw"):
             raise ConfigError(f"backend {backend} runs on the CPU; use device=cpu")
         if backend.startswith("litert"):
             from detect.export.litert import export_tflite  # the litert extra
@@ -264,7 +265,7 @@ def backend_runners(
             detector = LiteRTDetector(data, threads)
         elif backend == "onnxruntime_raw":
             data = export_bytes(model, _metadata(model, categories, "raw"))
-            detector = OnnxDetector(data, threads, backends.spin)
+            detector = OnnxDetector(data, threads, backends.spin, cuda)
         else:
             if fp32_export is None:
                 fp32_export = export_bytes(model, _metadata(model, categories))
@@ -272,10 +273,11 @@ def backend_runners(
             if backend == "onnxruntime_int8":
                 calibration = bench_images(backends.calibration_dir, backends.calibration_images)
                 exported = quantize_int8(exported, [image.numpy() for image in calibration])
-            detector = OnnxDetector(exported, threads, backends.spin)
+            detector = OnnxDetector(exported, threads, backends.spin, cuda)
         runners[f"{name} [{backend}]"] = opaque_runner(ExportedPredictor(detector), images)
         if backend == "onnxruntime":  # the same network without its postprocessing: the share
-            raw = OnnxDetector(export_bytes(model, _metadata(model, categories, "raw")), threads)
+            raw_graph = export_bytes(model, _metadata(model, categories, "raw"))
+            raw = OnnxDetector(raw_graph, threads, cuda=cuda)
             runners[f"{name} [onnxruntime, network only]"] = session_runner(raw, images)
     return runners
 

@@ -19,6 +19,11 @@ of the same weights. Each side's images/s is the batch size over its median step
 over its rounds: on a shared machine another process's burst slows a few steps, not the median
 (the whole-round rates are reported beside it). The first step's loss of both is kept: the
 same model on the same batch gives the same loss, which checks the setup.
+
+Ours runs with the ``speed`` options given (:class:`SpeedConfig`: the same maths, faster), and
+with ``compare_plain`` a second time with all of them off — the step before they existed —
+alternating with the others. Our steps are cut into phases (:mod:`.phases`: data, preprocess,
+forward, loss, backward, optimizer, EMA, …); ours train with the EMA callback, as a real run.
 """
 
 from __future__ import annotations
@@ -31,32 +36,43 @@ import math
 import time
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 import torchvision
-from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 from torch.utils.data import DataLoader
 
 from detect.benchmarks.compare import Comparison, Throughput, throughput_table
+from detect.benchmarks.phases import PHASES, PhaseTimer, median_phases
 from detect.benchmarks.twins import NUM_CLASSES, torchvision_ssdlite
 from detect.data.categories import CategoryMap
 from detect.errors import ConfigError
 from detect.models import load_torchvision
+from detect.training.ema import EMA
 from detect.training.module import DetectionModule
 from detect.training.optim import ScheduleConfig, parameter_groups
+from detect.training.speed import SpeedConfig
 
 OURS = "detect: Lightning DetectionModule"
+OURS_PLAIN = "detect: Lightning DetectionModule, plain step"
 THEIRS = "torchvision: bare PyTorch loop"
 LOSS_TOLERANCE = 1e-4  # relative difference of the first step's losses still called equal
+# … under float16 autocast: its rounding (4.9e-4 per op) over a network's depth, in kernels
+# that differ between the two loops' memory formats, cannot be held to float32's
+AMP_LOSS_TOLERANCE = 1e-2
 NOISY_STEP = 2.0  # a step this many times slower than the median one means a busy machine
 
 Batch = tuple[list[Tensor], list[dict[str, Any]]]
+
+
+def same_loss(row: Throughput, reference: Throughput, tolerance: float = LOSS_TOLERANCE) -> bool:
+    scale = max(abs(reference.first_loss), 1e-12)
+    return abs(row.first_loss - reference.first_loss) <= tolerance * scale
 
 
 @dataclass
@@ -65,6 +81,7 @@ class TrainingComparison:
 
     comparison: Comparison[Throughput]
     settings: dict[str, Any]
+    phases: dict[str, dict[str, float]]  # our row's name → median seconds per phase
 
     @property
     def ours(self) -> Throughput:
@@ -81,17 +98,19 @@ class TrainingComparison:
 
     @property
     def same_loss(self) -> bool:
-        scale = max(abs(self.theirs.first_loss), 1e-12)
-        return abs(self.ours.first_loss - self.theirs.first_loss) <= LOSS_TOLERANCE * scale
+        """Every row of ours started from the loss torchvision's did."""
+        return self.comparison.agree
 
     @property
     def noisy(self) -> bool:
-        return any(r.slowest_step_ratio > NOISY_STEP for r in (self.ours, self.theirs))
+        rows = (*self.comparison.ours, self.theirs)
+        return any(row.slowest_step_ratio > NOISY_STEP for row in rows)
 
     def to_json(self, path: Path) -> None:
         report = {
             "settings": self.settings,
-            "rows": [self.ours.to_dict(), self.theirs.to_dict()],
+            "rows": [row.to_dict() for row in (*self.comparison.ours, self.theirs)],
+            "phases": self.phases,
             "ratio": self.ratio,
             "same_first_loss": self.same_loss,
             "noisy": self.noisy,
@@ -132,26 +151,15 @@ def sgd(lr: float, momentum: float, weight_decay: float) -> functools.partial:
     return functools.partial(torch.optim.SGD, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
-class StepTimer(Callback):
-    """``perf_counter`` at the end of every training step, the first step's loss, the threads."""
-
-    def __init__(self) -> None:
-        self.ends: list[float] = []
-        self.first_loss = math.nan
-        self.threads = 0
-
-    def on_train_batch_end(
-        self, trainer: L.Trainer, module: L.LightningModule, outputs: Any, batch: Any, index: int
-    ) -> None:
-        self.ends.append(time.perf_counter())
-        if len(self.ends) == 1:
-            self.first_loss = float(outputs["loss"])
-            self.threads = torch.get_num_threads()
-
-
 def periods(ends: list[float], warmup: int) -> tuple[float, ...]:
     """Seconds from the end of each step to the end of the next, for the steps after warmup."""
     return tuple(ends[i] - ends[i - 1] for i in range(warmup, len(ends)))
+
+
+def synchronize(device: str) -> None:
+    """Wait for the GPU's queued work, so that a step's end is its real end."""
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
 def _unchanged(batch: Batch) -> Batch:
@@ -177,14 +185,21 @@ def quiet_lightning() -> Iterator[None]:
             logger.setLevel(level)
 
 
+Round = tuple[tuple[float, ...], float, int, list[dict[str, float]]]
+
+
 def run_ours(
     model_config: Mapping[str, Any],
     state: Mapping[str, Tensor],
     batches: list[Batch],
     warmup: int,
     optimizer: functools.partial,
-) -> tuple[tuple[float, ...], float, int]:
-    """Periods of the steps after ``warmup``, the first step's loss, threads: ``Trainer.fit``."""
+    speed: SpeedConfig,
+    device: str = "cpu",
+    amp: bool = False,
+) -> Round:
+    """Periods of the steps after ``warmup``, the first step's loss, threads and the phases of
+    those steps: ``Trainer.fit`` with the EMA callback (``amp``: Lightning's ``16-mixed``)."""
     categories = CategoryMap(
         tuple(range(1, NUM_CLASSES)), tuple(f"class{i}" for i in range(1, NUM_CLASSES))
     )
@@ -193,18 +208,20 @@ def run_ours(
         categories,
         optimizer,
         schedule=ScheduleConfig(warmup_epochs=0, min_lr_ratio=1.0),  # constant lr, as theirs
+        speed=speed,
     )
     load_torchvision(module.model, state)
-    timer = StepTimer()
+    ema = EMA(decay=0.99, warmup_updates=100)
+    timer = PhaseTimer(ema)
     loader = DataLoader(batches, batch_size=None, shuffle=False, collate_fn=_unchanged)
     with quiet_lightning():
         trainer = L.Trainer(
-            accelerator="cpu",
+            accelerator="gpu" if device == "cuda" else "cpu",
             devices=1,
-            precision="32-true",
+            precision="16-mixed" if amp else "32-true",
             max_epochs=1,
             max_steps=len(batches),
-            callbacks=[timer],
+            callbacks=[ema, timer],
             logger=False,
             enable_checkpointing=False,
             enable_progress_bar=False,
@@ -213,9 +230,11 @@ def run_ours(
             limit_val_batches=0,
         )
         trainer.fit(module, train_dataloaders=loader)
-    if len(timer.ends) != len(batches):
-        raise RuntimeError(f"Lightning ran {len(timer.ends)} of {len(batches)} steps")
-    return periods(timer.ends, warmup), timer.first_loss, timer.threads
+    if len(timer.steps) != len(batches):
+        raise RuntimeError(f"Lightning ran {len(timer.steps)} of {len(batches)} steps")
+    timed = timer.steps[warmup:]
+    periods = tuple(step["total"] for step in timed)
+    return periods, timer.first_loss, timer.threads, timed
 
 
 def run_theirs(
@@ -225,24 +244,35 @@ def run_theirs(
     warmup: int,
     optimizer: functools.partial,
     seed: int,
-) -> tuple[tuple[float, ...], float, int]:
-    """The same for the bare loop: ``sum(model(images, targets).values())``, backward, step."""
+    device: str = "cpu",
+    amp: bool = False,
+) -> Round:
+    """The same for the bare loop: ``sum(model(images, targets).values())``, backward, step;
+    ``amp``: under ``torch.autocast`` (float16) with a ``GradScaler``, as Lightning's
+    ``16-mixed``. Batches are moved to ``device`` inside the step, as Lightning moves ours."""
     model = torchvision_ssdlite(seed, size=size)
     model.load_state_dict(state)
-    model.train()
+    model.to(device).train()
     opt = optimizer(parameter_groups(model))
+    scaler = torch.amp.GradScaler(device, enabled=amp)
     ends, first_loss, threads = [], math.nan, 0
     for images, targets in batches:
-        inputs = [image.float() / 255.0 for image in images]
-        boxes = [{"boxes": target["boxes"], "labels": target["labels"]} for target in targets]
-        loss = sum(model(inputs, boxes).values())
+        inputs = [image.to(device).float() / 255.0 for image in images]
+        boxes = [
+            {"boxes": target["boxes"].to(device), "labels": target["labels"].to(device)}
+            for target in targets
+        ]
+        with torch.autocast(device, dtype=torch.float16, enabled=amp):
+            loss = sum(model(inputs, boxes).values())
         opt.zero_grad()
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        synchronize(device)
         ends.append(time.perf_counter())
         if len(ends) == 1:
             first_loss, threads = float(loss.detach()), torch.get_num_threads()
-    return periods(ends, warmup), first_loss, threads
+    return periods(ends, warmup), first_loss, threads, []
 
 
 def compare_training(
@@ -257,8 +287,15 @@ def compare_training(
     momentum: float = 0.9,
     weight_decay: float = 4e-5,
     seed: int = 0,
+    speed: SpeedConfig = SpeedConfig(),  # noqa: B008 - frozen dataclass
+    compare_plain: bool = False,
+    device: str = "cpu",
+    amp: bool = False,
 ) -> TrainingComparison:
-    """Train both loops ``repeats`` times, alternating, on ``warmup + steps`` identical batches.
+    """Train the loops ``repeats`` times, alternating, on ``warmup + steps`` identical batches:
+    ours with ``speed``, torchvision's, and with ``compare_plain`` ours with every speed
+    option off; on ``device`` (cpu or cuda), in float32 or with ``amp`` (float16 autocast).
+    On CUDA the phases are not kept (a phase mark is the host's time, not the GPU's).
 
     ``model_config`` is the ``model`` node of ``conf/train.yaml``; it must describe torchvision's
     model (v3_large, width 1.0, reduced tail, the ssdlite head) for the weights to load.
@@ -268,26 +305,33 @@ def compare_training(
             f"warmup, steps, repeats and batch_size must be at least 1, got {warmup}, {steps}, "
             f"{repeats}, {batch_size} (the first step is never timed)"
         )
+    if device not in ("cpu", "cuda") or (device == "cuda" and not torch.cuda.is_available()):
+        raise ConfigError(f"device={device}: use cpu, or cuda on a machine with a CUDA GPU")
     size = int(model_config["size"])
     batches = synthetic_batches(warmup + steps, batch_size, size, boxes_per_image, seed)
     state = {k: v.clone() for k, v in torchvision_ssdlite(seed, size=size).state_dict().items()}
     optimizer = sgd(lr, momentum, weight_decay)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
-    rounds: dict[str, list[tuple[tuple[float, ...], float, int]]] = {OURS: [], THEIRS: []}
+    ours = {OURS: speed, **({OURS_PLAIN: SpeedConfig()} if compare_plain else {})}
+    loops = [*ours, THEIRS]
+    rounds: dict[str, list[Round]] = {loop: [] for loop in loops}
     try:
         for index in range(repeats):
-            order = (OURS, THEIRS) if index % 2 == 0 else (THEIRS, OURS)
-            for loop in order:
-                if loop == OURS:
-                    rounds[OURS].append(run_ours(model_config, state, batches, warmup, optimizer))
+            shift = index % len(loops)  # each loop goes first in turn
+            for loop in loops[shift:] + loops[:shift]:
+                if loop == THEIRS:
+                    run = run_theirs(size, state, batches, warmup, optimizer, seed, device, amp)
                 else:
-                    rounds[THEIRS].append(run_theirs(size, state, batches, warmup, optimizer, seed))
+                    run = run_ours(
+                        model_config, state, batches, warmup, optimizer, ours[loop], device, amp
+                    )
+                rounds[loop].append(run)
     finally:
         torch.set_num_threads(previous_threads)
 
     def throughput(loop: str) -> Throughput:
-        timed, first_loss, seen_threads = zip(*rounds[loop], strict=True)
+        timed, first_loss, seen_threads, _ = zip(*rounds[loop], strict=True)
         return Throughput(loop, batch_size, timed, first_loss[0], seen_threads[0])
 
     settings = {
@@ -299,8 +343,9 @@ def compare_training(
         "repeats": repeats,
         "boxes_per_image": boxes_per_image,
         "optimizer": {"name": "SGD", "lr": lr, "momentum": momentum, "weight_decay": weight_decay},
-        "precision": "fp32",
-        "device": "cpu",
+        "speed": {loop: asdict(config) for loop, config in ours.items()},
+        "precision": "amp fp16" if amp else "fp32",
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "seed": seed,
         "model": dict(model_config),
         "versions": {
@@ -309,34 +354,65 @@ def compare_training(
             "lightning": L.__version__,
         },
     }
-    ours, theirs = throughput(OURS), throughput(THEIRS)
-    result = TrainingComparison(Comparison(theirs, [ours]), settings)
-    detail = f"first-step loss {ours.first_loss:.6g} vs {theirs.first_loss:.6g}"
-    result.comparison.checks.append((result.same_loss, detail))
+    theirs = throughput(THEIRS)
+    phases = {
+        loop: median_phases([step for run in rounds[loop] for step in run[3]])
+        for loop in ours
+        if device == "cpu"
+    }
+    comparison = Comparison(theirs, [throughput(loop) for loop in ours])
+    result = TrainingComparison(comparison, settings, phases)
+    for row in result.comparison.ours:
+        detail = f"first-step loss {row.first_loss:.6g} vs {theirs.first_loss:.6g}"
+        tolerance = AMP_LOSS_TOLERANCE if amp else LOSS_TOLERANCE
+        result.comparison.checks.append((same_loss(row, theirs, tolerance), detail))
     return result
 
 
+def phase_table(phases: Mapping[str, Mapping[str, float]]) -> str:
+    """Our rows' median milliseconds per phase side by side (a phase's median over the steps:
+    the phases need not add up to the median step)."""
+    loops = list(phases)
+    names = [p for p in (*PHASES, "total") if any(p in row for row in phases.values())]
+    lines = [
+        "| phase | " + " | ".join(f"{loop} (ms)" for loop in loops) + " |",
+        "|---|" + "---|" * len(loops),
+    ]
+    for name in names:
+        cells = " | ".join(f"{phases[loop].get(name, 0.0) * 1000:.1f}" for loop in loops)
+        lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines)
+
+
 def format_comparison(comparison: TrainingComparison, min_ratio: float = 0.9) -> str:
-    """A markdown table, both rows, then the ratio against ``min_ratio``."""
-    lines = [throughput_table(comparison.comparison)]
+    """The throughput table (our rows, torchvision's), the ratio against ``min_ratio``, then
+    where our steps' time went."""
+    lines = [throughput_table(comparison.comparison), ""]
     verdict = "met" if comparison.ratio >= min_ratio else "NOT met"
-    lines.append("")
     lines.append(
         f"ours ÷ torchvision: {comparison.ratio:.2f}× (> 1: ours is faster; "
         f"required ≥ {min_ratio:.2f}×: {verdict})"
     )
+    plain = [row for row in comparison.comparison.ours if row.name == OURS_PLAIN]
+    if plain:
+        gain = comparison.ours.images_per_second / plain[0].images_per_second
+        lines.append(f"ours ÷ our plain step: {gain:.2f}× (what the speed options gave)")
     if comparison.noisy:
+        rows = (*comparison.comparison.ours, comparison.theirs)
+        slowest = ", ".join(f"{row.name} {row.slowest_step_ratio:.1f}×" for row in rows)
         lines.append(
-            f"warning: some steps took over {NOISY_STEP:g}× the median step (slowest: ours "
-            f"{comparison.ours.slowest_step_ratio:.1f}×, torchvision "
-            f"{comparison.theirs.slowest_step_ratio:.1f}×): other processes shared the cores; "
-            "the median absorbs a few such steps, but rerun on an idle machine for a clean number"
+            f"warning: some steps took over {NOISY_STEP:g}× the median step (slowest: "
+            f"{slowest}): other processes shared the cores; the median absorbs a few such "
+            "steps, but rerun on an idle machine for a clean number"
         )
     if not comparison.same_loss:
         lines.append(
-            "warning: the first step's losses differ, so the two loops do not train the same "
+            "warning: the first step's losses differ, so the loops do not train the same "
             "model on the same data: check that model describes torchvision's SSDLite"
         )
+    if comparison.phases:
+        lines += ["", "where our step's time goes (median per phase):", ""]
+        lines.append(phase_table(comparison.phases))
     return "\n".join(lines)
 
 
@@ -351,6 +427,8 @@ def run_bench_train(cfg: DictConfig) -> TrainingComparison:
         repeats=cfg.repeats,
         boxes_per_image=cfg.boxes_per_image,
         seed=cfg.seed,
+        speed=SpeedConfig(**cfg.speed),
+        compare_plain=cfg.compare_plain,
         **cfg.optimizer,
     )
     print(

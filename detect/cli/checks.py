@@ -3,6 +3,9 @@ one line naming the key and what to do, before data is read or a Trainer starts.
 
 from __future__ import annotations
 
+import inspect
+
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from detect.data.transforms import PRESETS
@@ -55,9 +58,20 @@ def at_least(cfg: DictConfig, key: str, minimum: int, allow_null: bool = False) 
         raise ConfigError(f"{key}={value}: must be an integer ≥ {minimum}")
 
 
+def check_speed(cfg: DictConfig) -> None:
+    """The optimizer has the fused kernel ``speed.fused_optimizer`` asks for."""
+    target = cfg.optimizer.get("_target_", "")
+    if cfg.speed.fused_optimizer and "fused" not in inspect.signature(get_class(target)).parameters:
+        raise ConfigError(
+            f"speed.fused_optimizer=true but {target} has no fused kernel: set "
+            "speed.fused_optimizer=false (torch fuses Adam, AdamW, SGD and Adagrad)"
+        )
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Everything ``tools/train.py`` can check from the config alone."""
     check_model(cfg.model)
+    check_speed(cfg)
     at_least(cfg, "loader.batch_size", 1)
     at_least(cfg, "loader.val_batch_size", 1, allow_null=True)
     at_least(cfg, "loader.num_workers", 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from detect.training.checkpoint_io import AtomicCheckpointIO
 from detect.training.console import quiet_lightning_tips
 from detect.training.module import DetectionModule
 from detect.training.optim import ScheduleConfig
+from detect.training.speed import SpeedConfig
 from detect.weights.checkpoint import CHECKPOINT_KEY, read_checkpoint
 from detect.weights.hub import HubConfig
 from detect.weights.sources import open_checkpoint
@@ -39,13 +41,44 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 LAST = "last.ckpt"
 
 
+def launched_rank() -> int:
+    """This process's global rank when torchrun (``RANK``) or srun (``SLURM_PROCID``) started
+    it; 0 for a process started on its own (Lightning's launcher names its children itself)."""
+    return int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", 0)))
+
+
+def process_job_name(name: str) -> str:
+    """Hydra's job name (and log file ``<name>.log``): rank > 0 logs beside rank 0 as
+    ``<name>_ddp_process_<rank>.log``, as under Lightning's own launcher."""
+    rank = launched_rank()
+    return name if rank == 0 else f"{name}_ddp_process_{rank}"
+
+
+def process_output_subdir(subdir: str) -> str | None:
+    """Where Hydra saves the composed config: rank 0's ``.hydra/`` only (null: not saved)."""
+    return subdir if launched_rank() == 0 else None
+
+
+# conf/train.yaml's hydra node: one run directory shared by every process torchrun/srun starts
+OmegaConf.register_new_resolver("process_job_name", process_job_name, replace=True)
+OmegaConf.register_new_resolver("process_output_subdir", process_output_subdir, replace=True)
+
+
 def resume_checkpoint(cfg: DictConfig) -> str | None:
-    """The checkpoint to continue from: ``ckpt_path``, or ``last.ckpt`` when ``resume``."""
+    """The checkpoint to continue from: ``ckpt_path``; else with ``resume=true`` the run's
+    ``last.ckpt`` (refused by name when it is missing); with ``resume=auto`` that file when it
+    exists and a fresh start when not (what an elastic restart needs: the same command starts
+    the run and continues it)."""
     if cfg.ckpt_path:
         return str(cfg.ckpt_path)
-    if not cfg.resume:
-        return None
+    if not (isinstance(cfg.resume, bool) or cfg.resume == "auto"):
+        raise ConfigError(
+            f"resume={cfg.resume}: choose true (continue run_name), false (a fresh run) or "
+            "auto (continue run_name if it has a last.ckpt, else start it)"
+        )
     last = Path(cfg.paths.run_dir) / "checkpoints" / LAST
+    if cfg.resume is False or (cfg.resume == "auto" and not last.is_file()):
+        return None
     if not last.is_file():
         runs = sorted(
             Path(cfg.runs_dir).glob(f"*/checkpoints/{LAST}"), key=lambda p: p.stat().st_mtime
@@ -53,7 +86,8 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
         hint = f"; the newest is run_name={runs[-1].parent.parent.name}" if runs else ""
         raise ConfigError(
             f"resume=true but {last} does not exist: pass the run_name of the run to continue "
-            f"(its directory under {cfg.runs_dir}/){hint}, or ckpt_path=<file>"
+            f"(its directory under {cfg.runs_dir}/){hint}, resume=auto to start it when it has "
+            "none, or ckpt_path=<file>"
         )
     return str(last)
 
@@ -94,6 +128,20 @@ def check_not_a_ddp_sweep(cfg: DictConfig) -> None:
         raise ConfigError(
             "a sweep (-m) with trainer=ddp is not supported: run one job per command, or start "
             "the processes with torchrun/srun (see README)"
+        )
+
+
+def check_shared_run_name(cfg: DictConfig) -> None:
+    """Under torchrun or srun every process composes its own config: the default run_name (a
+    timestamp) could differ by a second between them, giving each its own run directory."""
+    launched = "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("SLURM_NTASKS", 1)) > 1
+    if not (launched and HydraConfig.initialized()):
+        return
+    given = {o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task}
+    if "run_name" not in given:
+        raise ConfigError(
+            "started by torchrun/srun without run_name=…: every process (on every node) must "
+            "name the same run, e.g. run_name=my_run (SLURM: run_name=$SLURM_JOB_ID)"
         )
 
 
@@ -143,6 +191,7 @@ def build(cfg: DictConfig) -> TrainingRun:
     quiet_lightning_tips()
     check_train_config(cfg)
     check_not_a_ddp_sweep(cfg)
+    check_shared_run_name(cfg)
     hub = HubConfig(**cfg.hub)
     ckpt_path = resume_checkpoint(cfg)
     model_config = OmegaConf.to_container(cfg.model, resolve=True)
@@ -178,6 +227,7 @@ def build(cfg: DictConfig) -> TrainingRun:
         on_nonfinite_loss=cfg.on_nonfinite_loss,
         run_config=run_config(cfg),
         backbone_lr_mult=cfg.finetune.backbone_lr_mult,
+        speed=SpeedConfig(**cfg.speed),
     )
     if source is not None:
         rank_zero_info(transfer_weights(source, module.model, plan, cfg.init_from).summary())

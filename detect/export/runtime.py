@@ -22,6 +22,7 @@ from detect.export.metadata import METADATA_KEY, ExportMetadata
 
 INPUT_NAME = "images"
 OUTPUT_NAMES = ("boxes", "scores", "labels", "batch_index")  # the whole graph's, in this order
+CUDA_PROVIDER = "CUDAExecutionProvider"  # onnxruntime-gpu's
 RAW_OUTPUT_NAMES = ("cls_logits", "bbox_regression")  # a network-only graph's
 
 
@@ -46,31 +47,41 @@ def session_options(threads: int | None, spin: bool = False) -> ort.SessionOptio
 
 
 def open_session(
-    model: str | os.PathLike[str] | bytes, threads: int | None = None, spin: bool = False
+    model: str | os.PathLike[str] | bytes,
+    threads: int | None = None,
+    spin: bool = False,
+    cuda: bool = False,
 ) -> ort.InferenceSession:
-    """An ONNX Runtime CPU session over a file or serialized model, or an :class:`ExportError`."""
+    """An ONNX Runtime session over a file or serialized model, or an :class:`ExportError`: on
+    the CPU provider, or with ``cuda`` on the CUDA one (onnxruntime-gpu) with the CPU's behind."""
     if not isinstance(model, bytes) and not Path(model).is_file():
         raise ExportError(f"exported model not found: {model}; write one with tools/export.py")
+    if cuda and CUDA_PROVIDER not in ort.get_available_providers():
+        raise ExportError(
+            f"this onnxruntime has no {CUDA_PROVIDER} (providers: "
+            f"{', '.join(ort.get_available_providers())}): install onnxruntime-gpu"
+        )
+    providers = [CUDA_PROVIDER, "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
     try:
         source = model if isinstance(model, bytes) else str(model)
-        return ort.InferenceSession(
-            source, session_options(threads, spin), providers=["CPUExecutionProvider"]
-        )
+        return ort.InferenceSession(source, session_options(threads, spin), providers=providers)
     except Exception as error:  # onnxruntime raises its own untyped exceptions
         name = "the serialized model" if isinstance(model, bytes) else str(model)
         raise ExportError(f"{name} is not a loadable ONNX model ({error})") from None
 
 
 class OnnxDetector(DeployedDetector):
-    """An exported ``.onnx`` (whole pipeline or network only) on ONNX Runtime's CPU provider."""
+    """An exported ``.onnx`` (whole pipeline or network only) on ONNX Runtime's CPU provider
+    (``cuda``: its CUDA provider)."""
 
     def __init__(
         self,
         model: str | os.PathLike[str] | bytes,
         threads: int | None = None,
         spin: bool = False,
+        cuda: bool = False,
     ) -> None:
-        self.session = open_session(model, threads, spin)
+        self.session = open_session(model, threads, spin, cuda)
         meta = self.session.get_modelmeta().custom_metadata_map
         source = "the model" if isinstance(model, bytes) else str(model)
         if METADATA_KEY not in meta:

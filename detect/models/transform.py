@@ -73,7 +73,9 @@ def preprocess(
         height, width = rgb.shape[-2:]
         sizes.append((height, width))
         normalised = (rgb - mean) / std
-        batch.append(F.interpolate(normalised[None], size=(size, size), mode="bilinear")[0])
+        if (height, width) != (size, size):  # (bilinear onto its own size is the identity)
+            normalised = F.interpolate(normalised[None], size=(size, size), mode="bilinear")[0]
+        batch.append(normalised)
         if targets is not None:
             target, n_dropped = clean_boxes(targets[index], height, width)
             dropped += n_dropped

@@ -27,6 +27,7 @@ from detect.training.optim import (
     warmup_cosine,
     warmup_steps,
 )
+from detect.training.speed import SpeedConfig
 from detect.weights.checkpoint import CHECKPOINT_KEY, checkpoint_meta
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ class NonFiniteLossError(RuntimeError):
 class DetectionModule(L.LightningModule):
     """``model_config`` is the ``model`` node (see :func:`build_detector`); ``categories`` the
     training set's category map, saved with every checkpoint together with ``run_config``.
-    ``backbone_lr_mult``: the backbone's learning rate relative to the rest (fine-tuning)."""
+    ``backbone_lr_mult``: the backbone's learning rate relative to the rest (fine-tuning);
+    ``speed``: how the training step runs (same maths)."""
 
     def __init__(
         self,
@@ -53,6 +55,7 @@ class DetectionModule(L.LightningModule):
         on_nonfinite_loss: NonFinitePolicy = "stop",
         run_config: Mapping[str, Any] | None = None,
         backbone_lr_mult: float = 1.0,
+        speed: SpeedConfig = SpeedConfig(),  # noqa: B008 - frozen dataclass
     ) -> None:
         super().__init__()
         if on_nonfinite_loss not in ("stop", "skip"):
@@ -61,7 +64,8 @@ class DetectionModule(L.LightningModule):
             )
         self.model_config = dict(model_config)
         self.categories = categories
-        self.model = build_detector(self.model_config, categories.num_classes)
+        self.speed = speed
+        self.model = speed.prepare(build_detector(self.model_config, categories.num_classes))
         self.optimizer_factory = optimizer
         self.schedule = schedule
         self.backbone_lr_mult = backbone_lr_mult
@@ -86,12 +90,16 @@ class DetectionModule(L.LightningModule):
     def forward(self, images: Tensor) -> dict[str, Tensor]:
         return self.model(images)
 
+    def network(self, images: Tensor) -> dict[str, Tensor]:
+        """The network's raw outputs in a training step (the input in ``speed``'s layout)."""
+        return self.model(self.speed.inputs(images))
+
     def training_step(
         self, batch: tuple[list[Tensor], list[dict]], batch_idx: int
     ) -> Tensor | None:
         images, targets = batch
         inputs = preprocess(images, self.model.size, targets)
-        losses = self.model.loss(self.model(inputs.images), inputs.targets)
+        losses = self.model.loss(self.network(inputs.images), inputs.targets)
         loss = losses["classification"] + losses["bbox_regression"]
         nonfinite = self.trainer.strategy.reduce_boolean_decision(
             not bool(torch.isfinite(loss)), all=False
@@ -164,7 +172,8 @@ class DetectionModule(L.LightningModule):
         return [item for part in everyone if part for item in part]
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = self.optimizer_factory(parameter_groups(self.model, self.backbone_lr_mult))
+        groups = parameter_groups(self.model, self.backbone_lr_mult)
+        optimizer = self.optimizer_factory(groups, **self.speed.optimizer_options())
         apply_lr_mult(optimizer)
         total = int(self.trainer.estimated_stepping_batches)  # also sizes the train loader
         self.total_steps = total

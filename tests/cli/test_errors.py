@@ -28,6 +28,7 @@ BAD_INPUT = {  # tool: (overrides, phrases the error line must hold)
         ["ground truth not found: /nonexistent/gt.txt"],
     ),
     "export": (["ckpt=/nonexistent/last.ckpt"], ["checkpoint not found: /nonexistent"]),
+    "gpu_check": (["backends=[tensorrt]"], ["unknown backend(s) ['tensorrt']"]),
     "import_weights": (["weights=torchvision:nonexistent"], ["unknown torchvision detector"]),
     "pareto": (["runs=[/nonexistent/run]"], ["no checkpoint or run directory at /nonexistent"]),
     "predict": (["ckpt={ckpt}", "source=/nonexistent.mp4"], ["cannot open video source"]),

@@ -7,8 +7,15 @@ import torch
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 from support.configs import compose_config, tiny
+from support.tools import assert_one_line_error, run_tool
 
-from detect.cli.train import build, resume_checkpoint, train
+from detect.cli.train import (
+    build,
+    process_job_name,
+    process_output_subdir,
+    resume_checkpoint,
+    train,
+)
 from detect.errors import ConfigError
 from detect.models import ssdlite
 from detect.models.factory import build_detector
@@ -76,6 +83,43 @@ def test_resume_without_a_checkpoint_names_the_fix(tmp_path):
     cfg = compose_config("train", [f"runs_dir={tmp_path}", "run_name=new", "resume=true"])
     with pytest.raises(ConfigError, match="run_name=2026-01-01_00-00-00"):
         resume_checkpoint(cfg)
+
+
+def test_resume_auto_starts_a_new_run_and_continues_one_with_a_last_checkpoint(tmp_path):
+    overrides = [f"runs_dir={tmp_path}", "run_name=r", "resume=auto"]
+    assert resume_checkpoint(compose_config("train", overrides)) is None
+    last = tmp_path / "r" / "checkpoints" / "last.ckpt"
+    last.parent.mkdir(parents=True)
+    last.write_bytes(b"")
+    assert resume_checkpoint(compose_config("train", overrides)) == str(last)
+    with pytest.raises(ConfigError, match=r"resume=maybe: choose true .* false .* or auto"):
+        resume_checkpoint(compose_config("train", [*overrides[:2], "resume=maybe"]))
+
+
+def test_processes_started_by_torchrun_share_the_run_directory(monkeypatch):
+    """Rank 0 writes train.log and .hydra/; rank N logs to train_ddp_process_N.log beside it."""
+    monkeypatch.delenv("SLURM_PROCID", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
+    assert (process_job_name("train"), process_output_subdir(".hydra")) == ("train", ".hydra")
+    monkeypatch.setenv("SLURM_PROCID", "3")  # srun alone
+    assert process_job_name("train") == "train_ddp_process_3"
+    monkeypatch.setenv("RANK", "1")  # torchrun (under srun too): its global rank wins
+    assert (process_job_name("train"), process_output_subdir(".hydra")) == (
+        "train_ddp_process_1",
+        None,
+    )
+
+
+def test_torchrun_without_a_run_name_is_refused(tmp_path):
+    """Each process would otherwise time-stamp its own run directory."""
+    result = run_tool(
+        "train",
+        f"runs_dir={tmp_path}",
+        "data=coco",
+        "data.root=/no",
+        env={"TORCHELASTIC_RUN_ID": "x"},
+    )
+    assert_one_line_error(result, "without run_name=", "run_name=my_run")
 
 
 def test_warmup_counts_epochs_of_batches_even_when_max_steps_ends_the_run(tiny_shapes, tmp_path):

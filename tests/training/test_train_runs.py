@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 from support.configs import compose_config, tiny
 from support.paths import COCO_SUBSET, TOOLS, needs_real_data
+from support.runs import validation_rows
 from support.tools import ENV, output, run_tool
 
 from detect.cli.train import build
@@ -30,11 +29,6 @@ def train_tool(*overrides: str) -> str:
 
 def eval_tool(*overrides: str) -> str:
     return output(run_tool("eval", *overrides, check=True))
-
-
-def validation_rows(run_dir: Path, version: int = 0) -> list[dict[str, str]]:
-    with open(run_dir / "logs" / f"version_{version}" / "metrics.csv") as file:
-        return [row for row in csv.DictReader(file) if row.get("val/AP")]
 
 
 class StopAfterFirstEpoch(Callback):

@@ -55,10 +55,15 @@ def test_channels_last_gives_the_plain_loss_and_gradients(backbone):
     (loss, grads), (fast_loss, fast_grads) = step(plain), step(fast)
     torch.testing.assert_close(fast_loss, loss, rtol=1e-5, atol=0)
     assert grads.keys() == fast_grads.keys() and len(grads) > 100
+    # float sums in another order: rounding's size apart over all the gradients together
+    # (measured 1.3e-5 relative), and no tensor off by more than 1 % of its own scale (or of
+    # noise's, for the tensors whose gradients are tiny); a layout bug is off by ~100 %
+    difference = sum(float((fast_grads[k] - g).square().sum()) for k, g in grads.items())
+    assert (difference / sum(float(g.square().sum()) for g in grads.values())) ** 0.5 < 1e-4
     largest = max(float(grad.abs().max()) for grad in grads.values())
-    for name, grad in grads.items():  # float sums in another order: rounding's size apart,
-        error = float((fast_grads[name] - grad).abs().max())  # against the tensor's scale, or
-        assert error <= max(1e-3 * float(grad.abs().max()), 1e-6 * largest), name  # noise's
+    for name, grad in grads.items():
+        error = float((fast_grads[name] - grad).abs().max())
+        assert error <= max(1e-2 * float(grad.abs().max()), 1e-5 * largest), name
     state = fast.model.state_dict()  # a channels-last checkpoint loads into a plain model
     plain.model.load_state_dict(state)
     assert all(torch.equal(v, state[k]) for k, v in plain.model.state_dict().items())

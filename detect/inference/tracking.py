@@ -161,9 +161,11 @@ class ByteTracker:
             tentative, high, boxes, scores, labels, cfg.tentative_match_iou, True
         )
         matches += pairs
-        gone = {id(t) for t in missed}
-        gone |= {
-            id(t) for t in self.tracks if t.state == LOST and frame - t.last_frame > cfg.lost_frames
+        found = {id(track) for track, _ in matches}  # found again: not expired, however long
+        gone = {id(t) for t in missed} | {
+            id(t)
+            for t in self.tracks
+            if t.state == LOST and id(t) not in found and frame - t.last_frame > cfg.lost_frames
         }
         self.tracks = [t for t in self.tracks if id(t) not in gone]
 

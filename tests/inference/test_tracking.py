@@ -129,6 +129,18 @@ def test_lost_tracks_are_dropped_after_lost_frames_and_memory_stays_bounded():
     assert peak <= 5 * (config.lost_frames + 2)  # ≤ detections per frame × frames kept
 
 
+def test_a_lost_track_found_again_on_the_frame_it_would_expire_keeps_its_id():
+    """A frame gap (realtime drops) can bring a lost track back on its last frame: it is
+    matched, so it is kept — and its id then names a live track (counting asks for it)."""
+    tracker = ByteTracker(TrackerConfig(lost_frames=10))
+    path = moving(0, 0, 3)
+    for f in range(3):
+        tracker.update(*one(path[f]), f)
+    tracker.update(np.empty((0, 4)), np.empty(0), np.empty(0, np.int64), 3)  # lost
+    assert tracker.update(*one(path[0]), 13).tolist() == [1]  # 11 frames after it was seen
+    assert len(tracker.tracks) == 1 and np.array_equal(tracker.born(1), path[0])
+
+
 def test_a_prediction_spans_the_frames_since_the_last_update():
     path = moving(0, 12, 60, w=30)  # 12 px per frame, 30 px wide
     frames = [*range(10), *range(12, 60, 3)]  # then every 3rd frame: 36 px between updates

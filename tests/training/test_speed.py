@@ -56,10 +56,11 @@ def test_channels_last_gives_the_plain_loss_and_gradients(backbone):
     torch.testing.assert_close(fast_loss, loss, rtol=1e-5, atol=0)
     assert grads.keys() == fast_grads.keys() and len(grads) > 100
     # float sums in another order: rounding's size apart over all the gradients together
-    # (measured 1.3e-5 relative), and no tensor off by more than 1 % of its own scale (or of
-    # noise's, for the tensors whose gradients are tiny); a layout bug is off by ~100 %
+    # (measured 1.3e-5 relative on 2 threads, 2.5e-4 on 1: the sums split differently), and no
+    # tensor off by more than 1 % of its own scale (or of noise's, for the tensors whose
+    # gradients are tiny); a layout bug is off by ~100 %
     difference = sum(float((fast_grads[k] - g).square().sum()) for k, g in grads.items())
-    assert (difference / sum(float(g.square().sum()) for g in grads.values())) ** 0.5 < 1e-4
+    assert (difference / sum(float(g.square().sum()) for g in grads.values())) ** 0.5 < 1e-3
     largest = max(float(grad.abs().max()) for grad in grads.values())
     for name, grad in grads.items():
         error = float((fast_grads[name] - grad).abs().max())

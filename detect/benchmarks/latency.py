@@ -246,6 +246,7 @@ def backend_runners(
     """A timed runner per backend; rows are named ``<name> [<backend>]``."""
     runners: dict[str, Runner] = {}
     fp32_export: bytes | None = None
+    tflite_fp32: bytes | None = None
     threads = torch.get_num_threads()
     for backend in backends.names:
         if backend.startswith("pytorch"):  # as load_detector serves it: Conv+BN folded
@@ -261,7 +262,10 @@ def backend_runners(
             from detect.export.litert_runtime import LiteRTDetector
 
             precision = backend.split("_")[1] if "_" in backend else "fp32"
-            data = export_tflite(model, _metadata(model, categories, "raw"), precision)
+            raw = _metadata(model, categories, "raw")
+            if tflite_fp32 is None:  # one conversion for every LiteRT variant
+                tflite_fp32 = export_tflite(model, raw)
+            data = export_tflite(model, raw, precision, converted=tflite_fp32)
             detector = LiteRTDetector(data, threads)
         elif backend == "onnxruntime_raw":
             data = export_bytes(model, _metadata(model, categories, "raw"))

@@ -139,9 +139,12 @@ def run_export(cfg: DictConfig) -> list[Path]:
         "detections" if postprocess else "raw",
     )
     output = Path(cfg.output) if cfg.output else default_output(cfg.ckpt, FORMATS[cfg.format])
-    written, loaded = [], {}
+    written: list[Path] = []
+    loaded: dict[str, DeployedDetector] = {}
     for precision in variants:
-        data, detector = build(checkpoint, metadata, cfg, precision, calibration)
+        shared = tflite and written and variants[0] == "fp32"  # one LiteRT conversion for all
+        fp32 = written[0].read_bytes() if shared else None
+        data, detector = build(checkpoint, metadata, cfg, precision, calibration, fp32)
         path = write_model(data, variant_path(output, precision))
         written.append(path)
         loaded[precision] = detector
@@ -163,13 +166,15 @@ def build(
     cfg: DictConfig,
     precision: str,
     calibration: Sequence[Tensor],
+    fp32: bytes | None = None,
 ) -> tuple[bytes, DeployedDetector]:
-    """One variant's bytes, and its runtime loaded from them."""
+    """One variant's bytes, and its runtime loaded from them (a LiteRT variant quantises
+    ``fp32``, the fp32 file already written, when given)."""
     if cfg.format == "tflite":
         from detect.export.litert import export_tflite  # the litert extra
         from detect.export.litert_runtime import LiteRTDetector
 
-        data = export_tflite(checkpoint.model, metadata, precision)
+        data = export_tflite(checkpoint.model, metadata, precision, converted=fp32)
         return data, LiteRTDetector(data, cfg.threads)
     data = export_bytes(checkpoint.model, metadata, cfg.opset)
     if precision == "int8":

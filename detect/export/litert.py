@@ -57,9 +57,16 @@ def quantise(model: bytes, precision: str) -> bytes:
     return bytes(quantizer.quantize().quantized_model)
 
 
-def export_tflite(model: SSDLite, metadata: ExportMetadata, precision: str = "fp32") -> bytes:
-    """The ``.tflite`` file's bytes: converted, quantised as asked, metadata embedded."""
+def export_tflite(
+    model: SSDLite,
+    metadata: ExportMetadata,
+    precision: str = "fp32",
+    converted: bytes | None = None,
+) -> bytes:
+    """The ``.tflite`` file's bytes: converted, quantised as asked, metadata embedded.
+    ``converted``: ``model``'s fp32 ``.tflite`` when one is at hand (variants share one
+    conversion, the slow part)."""
     if metadata.outputs != "raw":
         raise ConfigError("LiteRT exports hold the network alone: postprocess=false")
-    data = quantise(convert(model), precision)
+    data = quantise(convert(model) if converted is None else converted, precision)
     return with_metadata(data, ExportMetadata(**{**metadata.__dict__, "precision": precision}))

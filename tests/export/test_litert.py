@@ -103,7 +103,7 @@ def test_the_int8_variant_loads_and_stays_close_to_fp32(exported, coco_images):
     checkpoint_file, tflite = exported
     fp32 = LiteRTDetector(tflite, threads=1)
     model = load_checkpoint(checkpoint_file).model
-    data = export_tflite(model, fp32.metadata, "int8")
+    data = export_tflite(model, fp32.metadata, "int8", converted=tflite.read_bytes())
     quantised = LiteRTDetector(data, threads=1)
     assert quantised.metadata.precision == "int8"
     assert len(data) < tflite.stat().st_size

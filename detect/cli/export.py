@@ -141,10 +141,11 @@ def run_export(cfg: DictConfig) -> list[Path]:
     output = Path(cfg.output) if cfg.output else default_output(cfg.ckpt, FORMATS[cfg.format])
     written: list[Path] = []
     loaded: dict[str, DeployedDetector] = {}
+    fp32: bytes | None = None  # a LiteRT fp32 file made here: the other variants quantise it
     for precision in variants:
-        shared = tflite and written and variants[0] == "fp32"  # one LiteRT conversion for all
-        fp32 = written[0].read_bytes() if shared else None
         data, detector = build(checkpoint, metadata, cfg, precision, calibration, fp32)
+        if tflite and precision == "fp32":
+            fp32 = data
         path = write_model(data, variant_path(output, precision))
         written.append(path)
         loaded[precision] = detector

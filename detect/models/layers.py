@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 ActivationName = Literal["relu", "relu6", "hswish"]
@@ -85,7 +85,10 @@ class SqueezeExcite(nn.Module):
         self.gate = nn.Hardsigmoid(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        scale = torch.mean(x, dim=(2, 3), keepdim=True)
+        # torchvision's pooling: ATen computes it as the mean over H, W (bit-identical), and
+        # it exports as ONNX GlobalAveragePool, which ONNX Runtime runs in its blocked NCHWc
+        # layout (a ReduceMean made it convert the layout back and forth around every SE)
+        scale = F.adaptive_avg_pool2d(x, 1)
         return x * self.gate(self.fc2(self.relu(self.fc1(scale))))
 
 

@@ -109,13 +109,12 @@ class SSDLiteHead(nn.Module):
 
     @staticmethod
     def _flatten(outputs: list[Tensor], columns: int) -> Tensor:
-        flat = []
-        for out in outputs:
-            n, _, h, w = out.shape
-            flat.append(
-                out.view(n, -1, columns, h, w).permute(0, 3, 4, 1, 2).reshape(n, -1, columns)
-            )
-        return torch.cat(flat, dim=1)
+        """(N, A·K, H, W) maps → (N, Σ H·W·A, K), location-major then anchor (torchvision's
+        order). Written shape-free (``flatten(1)`` is ONNX ``Flatten``) with one reshape at the
+        end: reading each map's shape put a dozen Shape/Gather/Concat chains in the exported
+        graph, each a kernel call per run."""
+        flat = torch.cat([out.permute(0, 2, 3, 1).flatten(1) for out in outputs], dim=1)
+        return flat.reshape(flat.shape[0], -1, columns)
 
     def fold(self, logits: Tensor) -> Tensor:
         """(…, outputs) → (…, num_classes): the folded outputs merged into background."""

@@ -29,7 +29,7 @@ def model(coco_images):
     return conditioned_model("v3_large", coco_images)
 
 
-@pytest.mark.parametrize("window", [2048, 64])  # settled by the window | by the full top-k
+@pytest.mark.parametrize("window", [graph.DeployModel.WINDOW, 64])  # settled | the full top-k
 def test_exported_graph_equals_pytorch_either_way(model, coco_images, window, monkeypatch):
     monkeypatch.setattr(graph.DeployModel, "WINDOW", window)
     detector = OnnxDetector(export_bytes(model, metadata_for(model, CATEGORIES, {}, {})), 2)

@@ -133,15 +133,23 @@ def test_the_tools_name_coco_categories_right(served, coco_val_dir, tmp_path):
     names = dict(zip(categories.coco_ids, categories.names, strict=True))
     assert all(names[d["category_id"]] == d["label"] for d in found)
     assert not any(d["category_id"] in UNUSED or d["label"] == "N/A" for d in found)
+    # the real val annotations of the first 16 images: the category scheme is the whole set's
+    val = json.loads((coco_val_dir.parent / "annotations" / "instances_val2017.json").read_text())
+    kept = {info["id"] for info in sorted(val["images"], key=lambda i: i["id"])[:16]}
+    val["images"] = [info for info in val["images"] if info["id"] in kept]
+    val["annotations"] = [a for a in val["annotations"] if a["image_id"] in kept]
+    annotations = tmp_path / "val16.json"
+    annotations.write_text(json.dumps(val))
     evaluated = run_tool(
         "eval",
         *common,
         "data=coco_subset",
+        f"data.val.annotation_file={annotations}",
         "batch_size=8",
         f"output_dir={tmp_path / 'eval'}",
         check=True,
     )
-    assert "158 images scored" in evaluated.stdout
+    assert "16 images scored" in evaluated.stdout
     results = json.loads((tmp_path / "eval" / "detections.json").read_text())
     assert results and {r["category_id"] for r in results} <= set(names)
 

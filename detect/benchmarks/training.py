@@ -233,8 +233,7 @@ def run_ours(
     if len(timer.steps) != len(batches):
         raise RuntimeError(f"Lightning ran {len(timer.steps)} of {len(batches)} steps")
     timed = timer.steps[warmup:]
-    periods = tuple(step["total"] for step in timed)
-    return periods, timer.first_loss, timer.threads, timed
+    return tuple(step["total"] for step in timed), timer.first_loss, timer.threads, timed
 
 
 def run_theirs(

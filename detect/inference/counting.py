@@ -19,6 +19,7 @@ stream.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,9 +162,9 @@ def anchors(boxes: np.ndarray, anchor: str) -> np.ndarray:
     return np.stack([x, y], axis=1)
 
 
-def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+def _cross(o: Point, a: Point, b: Point) -> float:
     """z of (a − o) × (b − o): > 0 when b is to the right of o → a on screen (y down)."""
-    return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 
 
 @dataclass
@@ -209,7 +210,7 @@ class TrackMemory:
     """What the counter remembers of one live track: per line, its last side (±1) and the
     anchor it had there; the (line, direction) pairs and zones it was counted in."""
 
-    sides: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
+    sides: dict[str, tuple[int, Point]] = field(default_factory=dict)
     counted: set[tuple[str, str]] = field(default_factory=set)
     entered: set[str] = field(default_factory=set)
 
@@ -231,6 +232,7 @@ class TrackCounter:
             margin,
         )
         self.polygons = [Polygon(np.array(zone.points)) for zone in self.zones]
+        self.lengths = [math.dist(line.start, line.end) for line in self.lines]
         self.crossings = {line.name: {d: Counter() for d in DIRECTIONS} for line in self.lines}
         self.entries = {zone.name: Counter() for zone in self.zones}
         self.inside = {zone.name: Counter() for zone in self.zones}
@@ -262,17 +264,21 @@ class TrackCounter:
         labels, ids = labels[tracked].tolist(), ids[tracked].tolist()
         for zone in self.zones:
             self.inside[zone.name] = Counter()
-        for point, height, label, track_id in zip(points, heights, labels, ids, strict=True):
+        # plain floats from here: numpy scalars cost more than the arithmetic at a few tracks
+        for point, height, label, track_id in zip(
+            points.tolist(), heights, labels, ids, strict=True
+        ):
             memory = self.memory.get(track_id)
             if memory is None:
                 memory = self.memory[track_id] = TrackMemory()
                 if origin is not None:
                     born = origin(track_id)[None, :]
-                    start = anchors(born, self.anchor)[0]
-                    for line in self.lines:
-                        self.cross(line, memory, start, label, float(born[0, 3] - born[0, 1]))
-            for line in self.lines:
-                self.cross(line, memory, point, label, height)
+                    start = anchors(born, self.anchor)[0].tolist()
+                    born_height = float(born[0, 3] - born[0, 1])
+                    for line, length in zip(self.lines, self.lengths, strict=True):
+                        self.cross(line, length, memory, start, label, born_height)
+            for line, length in zip(self.lines, self.lengths, strict=True):
+                self.cross(line, length, memory, point, label, height)
         for zone, polygon in zip(self.zones, self.polygons, strict=True):
             if not ids:
                 break
@@ -288,11 +294,18 @@ class TrackCounter:
                     self.entries[zone.name][label] += 1
 
     def cross(
-        self, line: Line, memory: TrackMemory, point: np.ndarray, label: int, height: float
+        self,
+        line: Line,
+        length: float,
+        memory: TrackMemory,
+        point: Point,
+        label: int,
+        height: float,
     ) -> None:
-        """Count ``line`` if the track went from one side to the other through the segment."""
-        start, end = np.array(line.start), np.array(line.end)
-        distance = _cross(start, end, point) / float(np.hypot(*(end - start)))
+        """Count ``line`` (``length`` long) if the track went from one side to the other
+        through the segment."""
+        start, end = line.start, line.end
+        distance = _cross(start, end, point) / length
         if abs(distance) <= self.margin * height:
             return  # on the line or about it: wait to see which side it goes to
         side = 1 if distance > 0 else -1

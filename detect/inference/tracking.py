@@ -76,11 +76,9 @@ class TrackerConfig:
 
 @dataclass(eq=False)
 class Track:
-    """One object's Kalman state (mean (8,), covariance (8, 8)), class and history."""
+    """One object's class, state and history; its Kalman state is the tracker's row for it."""
 
     label: int
-    mean: np.ndarray
-    covariance: np.ndarray
     last_frame: int
     born: np.ndarray  # the (4,) box it started from
     state: str = TENTATIVE
@@ -95,9 +93,10 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, 4) × (M, 4) xyxy boxes → (N, M) intersection over union."""
     top_left = np.maximum(a[:, None, :2], b[None, :, :2])
     bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    size = np.clip(bottom_right - top_left, 0, None)
+    inter = size[..., 0] * size[..., 1]
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
@@ -115,17 +114,23 @@ def assign(cost: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ByteTracker:
-    """One source's tracks; :meth:`update` once per processed frame, in frame order."""
+    """One source's tracks; :meth:`update` once per processed frame, in frame order.
+
+    The Kalman states live in two arrays, ``mean`` (N, 8) and ``covariance`` (N, 3, 4), row i
+    for ``tracks[i]``: a frame's prediction, matching and correction are then a few numpy calls
+    on all tracks at once rather than a stack and unstack per stage (the tracker's cost is
+    per-call overhead at a handful of tracks)."""
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
-        self.tracks: list[Track] = []
-        self.frame: int | None = None
         self.next_id = 1
+        self.reset()
 
     def reset(self) -> None:
         """Forget every track (the source restarted); ids keep counting."""
-        self.tracks, self.frame = [], None
+        self.tracks: list[Track] = []
+        self.mean, self.covariance = np.empty((0, 8)), np.empty((0, 3, 4))
+        self.frame: int | None = None
 
     def confirmed_ids(self) -> set[int]:
         """Ids of the confirmed tracks still alive (tracked or lost)."""
@@ -140,45 +145,41 @@ class ByteTracker:
         cfg = self.config
         dt = 1 if self.frame is None else max(1, frame - self.frame)
         self.frame = frame
-        self.predict(dt)
         ids = np.full(len(boxes), -1, np.int64)
+        measured = kalman.xyxy_to_xyah(boxes)
+        tracks = self.tracks
+        states = [t.state for t in tracks]
+        if tracks:
+            self.predict(dt, states)
+        # IoU of every track's predicted box with every detection, −1 across classes: each
+        # stage takes its rows and columns of it
+        iou = box_iou(kalman.xyah_to_xyxy(self.mean), boxes)
+        track_labels = np.array([t.label for t in tracks], np.int64)
+        iou[track_labels[:, None] != labels[None, :]] = -1.0
         high = np.flatnonzero(scores >= cfg.high_thresh)
         low = np.flatnonzero((scores >= cfg.low_thresh) & (scores < cfg.high_thresh))
-        matches: list[tuple[Track, int]] = []
 
-        pool = [t for t in self.tracks if t.state != TENTATIVE]
-        pairs, pool_left, high = self.match(pool, high, boxes, scores, labels, cfg.match_iou, True)
-        matches += pairs
-        tracked = [t for t in pool_left if t.state == TRACKED]
-        pairs, tracked_left, _ = self.match(
-            tracked, low, boxes, scores, labels, cfg.low_match_iou, False
-        )
-        matches += pairs
-        for track in tracked_left:
-            track.state = LOST
-        tentative = [t for t in self.tracks if t.state == TENTATIVE]
-        pairs, missed, high = self.match(
-            tentative, high, boxes, scores, labels, cfg.tentative_match_iou, True
-        )
-        matches += pairs
-        found = {id(track) for track, _ in matches}  # found again: not expired, however long
-        gone = {id(t) for t in missed} | {
-            id(t)
-            for t in self.tracks
-            if t.state == LOST and id(t) not in found and frame - t.last_frame > cfg.lost_frames
-        }
-        self.tracks = [t for t in self.tracks if id(t) not in gone]
+        def match(rows: list[int], detections: np.ndarray, min_iou: float, fuse: bool):
+            return self.match(rows, detections, iou, scores, min_iou, fuse)
+
+        pool = [i for i, state in enumerate(states) if state != TENTATIVE]
+        first, pool_left, high = match(pool, high, cfg.match_iou, True)
+        tracked = [i for i in pool_left if states[i] == TRACKED]
+        second, tracked_left, _ = match(tracked, low, cfg.low_match_iou, False)
+        for i in tracked_left:
+            tracks[i].state = LOST
+        tentative = [i for i, state in enumerate(states) if state == TENTATIVE]
+        third, missed, high = match(tentative, high, cfg.tentative_match_iou, True)
+        matches = first + second + third
 
         if matches:
-            matched = [track for track, _ in matches]
-            rows = [det for _, det in matches]
-            mean, covariance = kalman.update(
-                np.stack([t.mean for t in matched]),
-                np.stack([t.covariance for t in matched]),
-                boxes[rows],
+            rows = [i for i, _ in matches]
+            dets = [d for _, d in matches]
+            self.mean[rows], self.covariance[rows] = kalman.update(
+                self.mean[rows], self.covariance[rows], measured[dets]
             )
-            for i, (track, det) in enumerate(matches):
-                track.mean, track.covariance = mean[i], covariance[i]
+            for i, det in matches:
+                track = tracks[i]
                 track.last_frame = frame
                 if track.state == TENTATIVE:
                     track.hits += 1
@@ -189,12 +190,24 @@ class ByteTracker:
                 self.mark(track, boxes[det])
                 if track.track_id is not None:
                     ids[det] = track.track_id
+        # a lost track found again is not expired, however long it was gone
+        gone = set(missed) | {
+            i
+            for i, t in enumerate(tracks)
+            if t.state == LOST and frame - t.last_frame > cfg.lost_frames
+        }
+        if gone:
+            keep = [i for i in range(len(tracks)) if i not in gone]
+            self.tracks = [tracks[i] for i in keep]
+            self.mean, self.covariance = self.mean[keep], self.covariance[keep]
 
         new = high[scores[high] >= cfg.new_track_thresh]
         if len(new):
-            mean, covariance = kalman.initiate(boxes[new])
-            for i, det in enumerate(new):
-                track = Track(int(labels[det]), mean[i], covariance[i], frame, boxes[det].copy())
+            mean, covariance = kalman.initiate(measured[new])
+            self.mean = np.concatenate([self.mean, mean])
+            self.covariance = np.concatenate([self.covariance, covariance])
+            for det in new:
+                track = Track(int(labels[det]), frame, boxes[det].copy())
                 if cfg.confirm_hits <= 1:
                     self.confirm(track)
                     ids[det] = track.track_id
@@ -202,47 +215,40 @@ class ByteTracker:
                 self.tracks.append(track)
         return ids
 
-    def predict(self, dt: int) -> None:
-        """Every track ``dt`` frames ahead (a lost track's height stops changing, as in the
-        reference)."""
-        if not self.tracks:
-            return
-        mean = np.stack([t.mean for t in self.tracks])
-        for i, track in enumerate(self.tracks):
-            if track.state != TRACKED:
-                mean[i, 7] = 0.0
-        covariance = np.stack([t.covariance for t in self.tracks])
-        mean, covariance = kalman.predict(mean, covariance, np.full(len(mean), float(dt)))
-        for i, track in enumerate(self.tracks):
-            track.mean, track.covariance = mean[i], covariance[i]
+    def predict(self, dt: int, states: list[str]) -> None:
+        """Every track ``dt`` frames ahead (a track not tracked until now keeps its height, as
+        in the reference)."""
+        still = [i for i, state in enumerate(states) if state != TRACKED]
+        self.mean[still, 7] = 0.0
+        self.mean, self.covariance = kalman.predict(self.mean, self.covariance, float(dt))
 
+    @staticmethod
     def match(
-        self,
-        tracks: list[Track],
+        rows: list[int],
         detections: np.ndarray,
-        boxes: np.ndarray,
+        iou: np.ndarray,
         scores: np.ndarray,
-        labels: np.ndarray,
         min_similarity: float,
         fuse_score: bool,
-    ) -> tuple[list[tuple[Track, int]], list[Track], np.ndarray]:
-        """One association stage: (matched (track, detection index) pairs, tracks left,
-        detection indices left). Similarity IoU (× score when ``fuse_score``); a track only
-        takes detections of its class."""
-        if not tracks or not len(detections):
-            return [], tracks, detections
-        predicted = kalman.xyah_to_xyxy(np.stack([t.mean for t in tracks]))
-        similarity = box_iou(predicted, boxes[detections])
+    ) -> tuple[list[tuple[int, int]], list[int], np.ndarray]:
+        """One association stage of the tracks at ``rows``: (matched (row, detection index)
+        pairs, rows left, detection indices left). Similarity IoU (× score when
+        ``fuse_score``); ``iou`` is −1 where a track may not take a detection (another class)."""
+        if not rows or not len(detections):
+            return [], rows, detections
+        similarity = iou[rows][:, detections]
+        allowed = similarity >= 0
         if fuse_score:
             similarity = similarity * scores[detections][None, :]
-        same_class = np.array([t.label for t in tracks])[:, None] == labels[detections][None, :]
-        cost = np.where(same_class, 1.0 - similarity, np.inf)
-        rows, cols = assign(cost, 1.0 - min_similarity + 1e-9)
-        pairs = [(tracks[r], int(detections[c])) for r, c in zip(rows, cols, strict=True)]
-        taken_rows, taken_cols = set(rows.tolist()), set(cols.tolist())
-        left = [t for i, t in enumerate(tracks) if i not in taken_rows]
-        rest = np.array([d for j, d in enumerate(detections) if j not in taken_cols], np.int64)
-        return pairs, left, rest
+        cost = np.where(allowed, 1.0 - similarity, np.inf)
+        taken, cols = assign(cost, 1.0 - min_similarity + 1e-9)
+        pairs = [(rows[r], int(detections[c])) for r, c in zip(taken, cols, strict=True)]
+        left = np.ones(len(rows), bool)
+        left[taken] = False
+        rest = np.ones(len(detections), bool)
+        rest[cols] = False
+        kept = [r for r, keep in zip(rows, left.tolist(), strict=True) if keep]
+        return pairs, kept, detections[rest]
 
     def confirm(self, track: Track) -> None:
         track.state, track.track_id = TRACKED, self.next_id

@@ -225,7 +225,7 @@ class Backends:
     names: Sequence[str] = ("pytorch",)
     calibration_dir: str | Path | None = None
     calibration_images: int = 32
-    spin: bool = False  # ONNX Runtime's workers busy-wait between runs (see session_options)
+    spin: bool = True  # ONNX Runtime's workers busy-wait within a run (see session_options)
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.names if name not in BACKEND_NAMES]
@@ -281,7 +281,7 @@ def backend_runners(
         runners[f"{name} [{backend}]"] = opaque_runner(ExportedPredictor(detector), images)
         if backend == "onnxruntime":  # the same network without its postprocessing: the share
             raw_graph = export_bytes(model, _metadata(model, categories, "raw"))
-            raw = OnnxDetector(raw_graph, threads, cuda=cuda)
+            raw = OnnxDetector(raw_graph, threads, backends.spin, cuda)
             runners[f"{name} [onnxruntime, network only]"] = session_runner(raw, images)
     return runners
 

@@ -30,12 +30,14 @@ def session_options(threads: int | None, spin: bool = False) -> ort.SessionOptio
     """All graph optimisations (Conv + activation fusion, layout transforms), ``threads``
     intra-op threads (None: ONNX Runtime's default, one per core), sequential execution.
 
-    ``spin=False`` lets the worker threads sleep between runs instead of busy-waiting: spinning
-    saves a wake-up per run but takes the cores from everything else in the process (decoding
-    threads, another model) — measured here, a PyTorch model interleaved with a spinning
-    session ran 30× slower."""
+    ``spin=True`` lets the worker threads busy-wait between the operators of a run (no wake-up
+    per operator) and stops them at the end of each run (``session.force_spinning_stop``), so
+    they never spin between runs, when they would take the cores from everything else in the
+    process (decoding threads, another model; a session left spinning made a PyTorch model
+    interleaved with it 30× slower here). ``spin=False``: they sleep whenever idle."""
     options = ort.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1

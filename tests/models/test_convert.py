@@ -34,7 +34,9 @@ def torchvision_model(build, images: torch.Tensor, **options) -> torch.nn.Module
     return model.eval()
 
 
-@pytest.mark.parametrize(("name", "build", "options"), CASES, ids=lambda c: str(c))
+@pytest.mark.parametrize(
+    ("name", "build", "options"), CASES, ids=[f"{name}-{options}" for name, _, options in CASES]
+)
 def test_same_logits_on_real_images(name, build, options, real_images):
     theirs = torchvision_model(build, real_images, **options)
     ours = load_torchvision(mobilenet(name, **options), theirs.state_dict()).eval()

@@ -113,6 +113,32 @@ def assign(cost: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
     return rows[keep], cols[keep]
 
 
+def associate(
+    rows: list[int],
+    detections: np.ndarray,
+    iou: np.ndarray,
+    scores: np.ndarray,
+    min_similarity: float,
+    fuse_score: bool,
+) -> tuple[list[tuple[int, int]], list[int], np.ndarray]:
+    """One association stage of the tracks at ``rows``: (matched (row, detection index) pairs,
+    rows left, detection indices left). Similarity IoU (× score when ``fuse_score``); ``iou``
+    (tracks × detections) is −1 where a track may not take a detection (another class)."""
+    if not rows or not len(detections):
+        return [], rows, detections
+    similarity = iou[rows][:, detections]
+    allowed = similarity >= 0
+    if fuse_score:
+        similarity = similarity * scores[detections][None, :]
+    cost = np.where(allowed, 1.0 - similarity, np.inf)
+    taken, cols = assign(cost, 1.0 - min_similarity + 1e-9)
+    pairs = [(rows[r], int(detections[c])) for r, c in zip(taken, cols, strict=True)]
+    matched = set(taken.tolist())
+    rest = np.ones(len(detections), bool)
+    rest[cols] = False
+    return pairs, [r for i, r in enumerate(rows) if i not in matched], detections[rest]
+
+
 class ByteTracker:
     """One source's tracks; :meth:`update` once per processed frame, in frame order.
 
@@ -159,17 +185,14 @@ class ByteTracker:
         high = np.flatnonzero(scores >= cfg.high_thresh)
         low = np.flatnonzero((scores >= cfg.low_thresh) & (scores < cfg.high_thresh))
 
-        def match(rows: list[int], detections: np.ndarray, min_iou: float, fuse: bool):
-            return self.match(rows, detections, iou, scores, min_iou, fuse)
-
         pool = [i for i, state in enumerate(states) if state != TENTATIVE]
-        first, pool_left, high = match(pool, high, cfg.match_iou, True)
+        first, pool_left, high = associate(pool, high, iou, scores, cfg.match_iou, True)
         tracked = [i for i in pool_left if states[i] == TRACKED]
-        second, tracked_left, _ = match(tracked, low, cfg.low_match_iou, False)
+        second, tracked_left, _ = associate(tracked, low, iou, scores, cfg.low_match_iou, False)
         for i in tracked_left:
             tracks[i].state = LOST
         tentative = [i for i, state in enumerate(states) if state == TENTATIVE]
-        third, missed, high = match(tentative, high, cfg.tentative_match_iou, True)
+        third, missed, high = associate(tentative, high, iou, scores, cfg.tentative_match_iou, True)
         matches = first + second + third
 
         if matches:
@@ -221,34 +244,6 @@ class ByteTracker:
         still = [i for i, state in enumerate(states) if state != TRACKED]
         self.mean[still, 7] = 0.0
         self.mean, self.covariance = kalman.predict(self.mean, self.covariance, float(dt))
-
-    @staticmethod
-    def match(
-        rows: list[int],
-        detections: np.ndarray,
-        iou: np.ndarray,
-        scores: np.ndarray,
-        min_similarity: float,
-        fuse_score: bool,
-    ) -> tuple[list[tuple[int, int]], list[int], np.ndarray]:
-        """One association stage of the tracks at ``rows``: (matched (row, detection index)
-        pairs, rows left, detection indices left). Similarity IoU (× score when
-        ``fuse_score``); ``iou`` is −1 where a track may not take a detection (another class)."""
-        if not rows or not len(detections):
-            return [], rows, detections
-        similarity = iou[rows][:, detections]
-        allowed = similarity >= 0
-        if fuse_score:
-            similarity = similarity * scores[detections][None, :]
-        cost = np.where(allowed, 1.0 - similarity, np.inf)
-        taken, cols = assign(cost, 1.0 - min_similarity + 1e-9)
-        pairs = [(rows[r], int(detections[c])) for r, c in zip(taken, cols, strict=True)]
-        left = np.ones(len(rows), bool)
-        left[taken] = False
-        rest = np.ones(len(detections), bool)
-        rest[cols] = False
-        kept = [r for r, keep in zip(rows, left.tolist(), strict=True) if keep]
-        return pairs, kept, detections[rest]
 
     def confirm(self, track: Track) -> None:
         track.state, track.track_id = TRACKED, self.next_id

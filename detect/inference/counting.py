@@ -157,9 +157,10 @@ class CountConfig:
 
 def anchors(boxes: np.ndarray, anchor: str) -> np.ndarray:
     """(D, 4) xyxy → (D, 2) anchor points: box centres, or bottom centres."""
-    x = (boxes[:, 0] + boxes[:, 2]) / 2
-    y = boxes[:, 3] if anchor == "bottom" else (boxes[:, 1] + boxes[:, 3]) / 2
-    return np.stack([x, y], axis=1)
+    points = (boxes[:, :2] + boxes[:, 2:]) / 2
+    if anchor == "bottom":
+        points[:, 1] = boxes[:, 3]
+    return points
 
 
 def _cross(o: Point, a: Point, b: Point) -> float:
@@ -237,6 +238,7 @@ class TrackCounter:
         self.entries = {zone.name: Counter() for zone in self.zones}
         self.inside = {zone.name: Counter() for zone in self.zones}
         self.memory: dict[int, TrackMemory] = {}
+        self.last_snapshot: Counts | None = None  # None once a count has changed since
 
     @property
     def active(self) -> bool:
@@ -259,11 +261,11 @@ class TrackCounter:
         a newly confirmed track was born with, so a line crossed while it was tentative is
         counted on its confirmation."""
         tracked = ids >= 0
-        points = anchors(boxes[tracked], self.anchor)
-        heights = (boxes[tracked, 3] - boxes[tracked, 1]).tolist()
+        boxes = boxes[tracked]
+        points = anchors(boxes, self.anchor)
+        heights = (boxes[:, 3] - boxes[:, 1]).tolist()
         labels, ids = labels[tracked].tolist(), ids[tracked].tolist()
-        for zone in self.zones:
-            self.inside[zone.name] = Counter()
+        inside = {zone.name: Counter() for zone in self.zones}
         # plain floats from here: numpy scalars cost more than the arithmetic at a few tracks
         for point, height, label, track_id in zip(
             points.tolist(), heights, labels, ids, strict=True
@@ -282,16 +284,19 @@ class TrackCounter:
         for zone, polygon in zip(self.zones, self.polygons, strict=True):
             if not ids:
                 break
-            for inside, label, track_id in zip(
+            for within, label, track_id in zip(
                 polygon.contains_points(points), labels, ids, strict=True
             ):
-                if not inside:
+                if not within:
                     continue
-                self.inside[zone.name][label] += 1
+                inside[zone.name][label] += 1
                 memory = self.memory[track_id]
                 if zone.name not in memory.entered:
                     memory.entered.add(zone.name)
                     self.entries[zone.name][label] += 1
+                    self.last_snapshot = None
+        if inside != self.inside:
+            self.inside, self.last_snapshot = inside, None
 
     def cross(
         self,
@@ -319,9 +324,16 @@ class TrackCounter:
         if through and (line.name, direction) not in memory.counted:
             memory.counted.add((line.name, direction))
             self.crossings[line.name][direction][label] += 1
+            self.last_snapshot = None
 
     def snapshot(self) -> Counts:
-        """The counts now (copies: later frames do not change them)."""
+        """The counts now (copies: later frames do not change them; the same object while
+        nothing has changed — a snapshot is not to be modified)."""
+        if self.last_snapshot is None:
+            self.last_snapshot = self.take_snapshot()
+        return self.last_snapshot
+
+    def take_snapshot(self) -> Counts:
         return Counts(
             self.lines,
             self.zones,

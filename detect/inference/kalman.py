@@ -27,6 +27,11 @@ ASPECT_STD, ASPECT_VELOCITY_STD, ASPECT_MEASURE_STD = 1e-2, 1e-5, 1e-1
 PP, PV, VV = 0, 1, 2  # a covariance's rows: position variance, covariance, velocity variance
 POSITION_SCALE = np.array([1.0, 1.0, 0.0, 1.0])  # coordinates whose noise scales with height
 ASPECT = np.array([0.0, 0.0, 1.0, 0.0])  # the one that does not
+# σ = h × per height + fixed: of the process noise as (3, 4) rows like a covariance's (position,
+# none, velocity), and of the measurement noise as (4,)
+NOISE_PER_HEIGHT = np.array([POSITION_STD, 0.0, VELOCITY_STD])[:, None] * POSITION_SCALE
+NOISE_FIXED = np.array([ASPECT_STD, 0.0, ASPECT_VELOCITY_STD])[:, None] * ASPECT
+MEASURE_PER_HEIGHT, MEASURE_FIXED = POSITION_STD * POSITION_SCALE, ASPECT_MEASURE_STD * ASPECT
 
 
 def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
@@ -64,17 +69,13 @@ def initiate(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def predict(mean: np.ndarray, covariance: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """Every track ``dt`` frames ahead: x ← F x, P ← F P Fᵀ + dt Q, per coordinate
-    (pp + 2 dt pv + dt² vv, pv + dt vv, vv)."""
-    h = mean[:, 3]
-    q_position = _std(h, POSITION_STD, ASPECT_STD) ** 2
-    q_velocity = _std(h, VELOCITY_STD, ASPECT_VELOCITY_STD) ** 2
+    (pp + 2 dt pv + dt² vv, pv + dt vv, vv), as one (3, 3) product on each (pp, pv, vv)."""
+    noise = (mean[:, 3, None, None] * NOISE_PER_HEIGHT + NOISE_FIXED) ** 2  # Q: (q_p, 0, q_v)
+    propagate = np.array([[1.0, 2 * dt, dt * dt], [0.0, 1.0, dt], [0.0, 0.0, 1.0]])
+    out = propagate @ covariance
+    out += dt * noise
     mean = mean.copy()
     mean[:, :4] += dt * mean[:, 4:]
-    pp, pv, vv = covariance[:, PP], covariance[:, PV], covariance[:, VV]
-    out = np.empty_like(covariance)
-    out[:, PP] = pp + dt * (pv + pv) + dt * dt * vv + dt * q_position
-    out[:, PV] = pv + dt * vv
-    out[:, VV] = vv + dt * q_velocity
     return mean, out
 
 
@@ -83,13 +84,11 @@ def update(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Correct each track with its (N, 4) measured box (:func:`xyxy_to_xyah`; the Kalman gain
     step, per coordinate: S = pp + r, gains pp / S and pv / S)."""
+    projected = covariance[:, PP] + (mean[:, 3, None] * MEASURE_PER_HEIGHT + MEASURE_FIXED) ** 2
+    gain = covariance[:, :VV] / projected[:, None]  # (N, 2, 4): S = H P Hᵀ + R; K = P Hᵀ S⁻¹
     innovation = z - mean[:, :4]
-    pp, pv, vv = covariance[:, PP], covariance[:, PV], covariance[:, VV]
-    projected = pp + _std(mean[:, 3], POSITION_STD, ASPECT_MEASURE_STD) ** 2  # S = H P Hᵀ + R
-    gain_position, gain_velocity = pp / projected, pv / projected
-    mean = mean + np.concatenate([gain_position * innovation, gain_velocity * innovation], 1)
-    out = np.empty_like(covariance)
-    out[:, PP] = pp - gain_position * pp
-    out[:, PV] = pv - gain_position * pv
-    out[:, VV] = vv - gain_velocity * pv
+    mean = mean + (gain * innovation[:, None]).reshape(len(mean), 8)
+    out = covariance.copy()
+    out[:, :VV] -= gain[:, PP, None] * covariance[:, :VV]  # pp, pv −= gain_p (pp, pv)
+    out[:, VV] -= gain[:, PV] * covariance[:, PV]  # vv −= gain_v pv
     return mean, out

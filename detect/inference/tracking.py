@@ -84,21 +84,20 @@ class Track:
     state: str = TENTATIVE
     hits: int = 1
     track_id: int | None = None
-    trail: collections.deque[tuple[float, float]] = field(
+    trail: collections.deque[list[float]] = field(
         default_factory=lambda: collections.deque(maxlen=TRAIL_POINTS)
     )
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, 4) × (M, 4) xyxy boxes → (N, M) intersection over union."""
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    size = np.clip(bottom_right - top_left, 0, None)
+    size = np.minimum(a[:, None, 2:], b[:, 2:]) - np.maximum(a[:, None, :2], b[:, :2])
+    np.maximum(size, 0, out=size)
     inter = size[..., 0] * size[..., 1]
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    union = area_a[:, None] + area_b - inter
+    return np.divide(inter, union, out=np.zeros_like(union), where=union > 0)
 
 
 def assign(cost: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
@@ -115,28 +114,26 @@ def assign(cost: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
 
 def associate(
     rows: list[int],
-    detections: np.ndarray,
+    detections: list[int],
     iou: np.ndarray,
     scores: np.ndarray,
     min_similarity: float,
     fuse_score: bool,
-) -> tuple[list[tuple[int, int]], list[int], np.ndarray]:
+) -> tuple[list[tuple[int, int]], list[int], list[int]]:
     """One association stage of the tracks at ``rows``: (matched (row, detection index) pairs,
     rows left, detection indices left). Similarity IoU (× score when ``fuse_score``); ``iou``
-    (tracks × detections) is −1 where a track may not take a detection (another class)."""
-    if not rows or not len(detections):
+    (tracks × detections) is −1 where a track may not take a detection (another class), so
+    such a pair is never similar enough."""
+    if not rows or not detections:
         return [], rows, detections
-    similarity = iou[rows][:, detections]
-    allowed = similarity >= 0
+    similarity = iou[np.array(rows)[:, None], detections]
     if fuse_score:
-        similarity = similarity * scores[detections][None, :]
-    cost = np.where(allowed, 1.0 - similarity, np.inf)
-    taken, cols = assign(cost, 1.0 - min_similarity + 1e-9)
-    pairs = [(rows[r], int(detections[c])) for r, c in zip(taken, cols, strict=True)]
-    matched = set(taken.tolist())
-    rest = np.ones(len(detections), bool)
-    rest[cols] = False
-    return pairs, [r for i, r in enumerate(rows) if i not in matched], detections[rest]
+        similarity *= scores[detections]
+    taken, cols = assign(-similarity, 1e-9 - min_similarity)
+    taken, cols = taken.tolist(), cols.tolist()
+    pairs = [(rows[r], detections[c]) for r, c in zip(taken, cols, strict=True)]
+    rows_left = [r for i, r in enumerate(rows) if i not in taken]
+    return pairs, rows_left, [d for j, d in enumerate(detections) if j not in cols]
 
 
 class ByteTracker:
@@ -173,6 +170,7 @@ class ByteTracker:
         self.frame = frame
         ids = np.full(len(boxes), -1, np.int64)
         measured = kalman.xyxy_to_xyah(boxes)
+        centres = ((boxes[:, :2] + boxes[:, 2:]) / 2).tolist()
         tracks = self.tracks
         states = [t.state for t in tracks]
         if tracks:
@@ -182,8 +180,8 @@ class ByteTracker:
         iou = box_iou(kalman.xyah_to_xyxy(self.mean), boxes)
         track_labels = np.array([t.label for t in tracks], np.int64)
         iou[track_labels[:, None] != labels[None, :]] = -1.0
-        high = np.flatnonzero(scores >= cfg.high_thresh)
-        low = np.flatnonzero((scores >= cfg.low_thresh) & (scores < cfg.high_thresh))
+        high = np.flatnonzero(scores >= cfg.high_thresh).tolist()
+        low = np.flatnonzero((scores >= cfg.low_thresh) & (scores < cfg.high_thresh)).tolist()
 
         pool = [i for i, state in enumerate(states) if state != TENTATIVE]
         first, pool_left, high = associate(pool, high, iou, scores, cfg.match_iou, True)
@@ -210,7 +208,7 @@ class ByteTracker:
                         self.confirm(track)
                 else:
                     track.state = TRACKED
-                self.mark(track, boxes[det])
+                track.trail.append(centres[det])
                 if track.track_id is not None:
                     ids[det] = track.track_id
         # a lost track found again is not expired, however long it was gone
@@ -224,8 +222,8 @@ class ByteTracker:
             self.tracks = [tracks[i] for i in keep]
             self.mean, self.covariance = self.mean[keep], self.covariance[keep]
 
-        new = high[scores[high] >= cfg.new_track_thresh]
-        if len(new):
+        new = [d for d in high if scores[d] >= cfg.new_track_thresh]
+        if new:
             mean, covariance = kalman.initiate(measured[new])
             self.mean = np.concatenate([self.mean, mean])
             self.covariance = np.concatenate([self.covariance, covariance])
@@ -234,7 +232,7 @@ class ByteTracker:
                 if cfg.confirm_hits <= 1:
                     self.confirm(track)
                     ids[det] = track.track_id
-                self.mark(track, boxes[det])
+                track.trail.append(centres[det])
                 self.tracks.append(track)
         return ids
 
@@ -242,24 +240,20 @@ class ByteTracker:
         """Every track ``dt`` frames ahead (a track not tracked until now keeps its height, as
         in the reference)."""
         still = [i for i, state in enumerate(states) if state != TRACKED]
-        self.mean[still, 7] = 0.0
+        if still:
+            self.mean[still, 7] = 0.0
         self.mean, self.covariance = kalman.predict(self.mean, self.covariance, float(dt))
 
     def confirm(self, track: Track) -> None:
         track.state, track.track_id = TRACKED, self.next_id
         self.next_id += 1
 
-    @staticmethod
-    def mark(track: Track, box: np.ndarray) -> None:
-        track.trail.append((float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2))
-
     def born(self, track_id: int) -> np.ndarray:
         """The box the confirmed track ``track_id`` started from."""
         return next(t.born for t in self.tracks if t.track_id == track_id)
 
-    def trails(self, ids: np.ndarray) -> dict[int, np.ndarray]:
-        """The recent centres ((P, 2)) of the confirmed tracks ``ids`` (as drawn)."""
+    def trails(self, ids: np.ndarray) -> dict[int, tuple[list[float], ...]]:
+        """The recent centres ([x, y], oldest first) of the confirmed tracks ``ids`` (as
+        drawn)."""
         wanted = set(ids[ids >= 0].tolist())
-        return {
-            t.track_id: np.array(t.trail, np.float32) for t in self.tracks if t.track_id in wanted
-        }
+        return {t.track_id: tuple(t.trail) for t in self.tracks if t.track_id in wanted}

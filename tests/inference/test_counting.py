@@ -1,7 +1,8 @@
 """Counting lines and zones on known paths: direction convention, each track once per line and
 direction, passing beside a segment's end, one line's crossing moving no other line, jitter
 about a line, unconfirmed tracks never counted, a crossing while tentative counted once
-confirmed, zone occupancy and entries, memory dropped with the tracks, config errors."""
+confirmed, zone occupancy and entries, snapshots that never change, memory dropped with the
+tracks, config errors."""
 
 from __future__ import annotations
 
@@ -94,6 +95,31 @@ def test_zones_count_occupancy_now_and_each_track_entering_once():
     assert counter.snapshot().named(NAMES)["zones"]["desk"]["entries"] == {
         "circle": 1,
         "square": 1,
+    }
+
+
+def test_a_snapshot_is_kept_while_nothing_changes_and_never_changes_after():
+    zone = Zone("desk", ((0, 0), (100, 0), (100, 100), (0, 100)))
+    counter = TrackCounter([Line("gate", (0, 50), (200, 50))], [zone])
+    walk(counter, [(150, 40)])  # above the line, outside the desk
+    first = counter.snapshot()
+    walk(counter, [(160, 40)])  # nothing changes
+    assert counter.snapshot() is first
+    walk(counter, [(160, 60)])  # crosses the line
+    crossed = counter.snapshot()
+    walk(counter, [(50, 60)])  # into the desk
+    inside = counter.snapshot()
+    walk(counter, [(150, 60)])  # out of it: occupancy changes, entries stay
+    assert first.named(NAMES)["lines"]["gate"] == {"in": {}, "out": {}}
+    assert crossed.named(NAMES)["lines"]["gate"] == {"in": {"circle": 1}, "out": {}}
+    assert crossed.named(NAMES)["zones"]["desk"] == {"inside": {}, "entries": {}}
+    assert inside.named(NAMES)["zones"]["desk"] == {
+        "inside": {"circle": 1},
+        "entries": {"circle": 1},
+    }
+    assert counter.snapshot().named(NAMES)["zones"]["desk"] == {
+        "inside": {},
+        "entries": {"circle": 1},
     }
 
 

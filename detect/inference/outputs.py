@@ -24,6 +24,7 @@ from detect.data.categories import CategoryMap
 from detect.data.video import video_writer
 from detect.inference.counting import Counts
 from detect.inference.sources import Frame, Source
+from detect.inference.tracking import Trail
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +37,15 @@ class Result:
     """A frame and its detections above the score threshold: ``boxes`` (D, 4) xyxy in the
     frame's pixels, ``scores`` (D,), ``labels`` (D,) contiguous 1..K, as numpy arrays. With
     tracking: ``track_ids`` (D,) (-1: no confirmed track; detections under the threshold that a
-    track took are kept too), ``trails`` (track id → its recent centres, (P, 2)) and the
-    source's ``counts`` so far."""
+    track took are kept too), ``trails`` (track id → its recent centres, [x, y] oldest first)
+    and the source's ``counts`` so far."""
 
     frame: Frame
     boxes: np.ndarray
     scores: np.ndarray
     labels: np.ndarray
     track_ids: np.ndarray | None = None
-    trails: dict[int, np.ndarray] | None = None
+    trails: dict[int, Trail] | None = None
     counts: Counts | None = None
 
     def record(self, categories: CategoryMap) -> dict[str, Any]:
@@ -164,7 +165,7 @@ def draw_boxes(
     scores: Sequence[float] | None = None,
     notes: Sequence[str] | None = None,
     track_ids: np.ndarray | None = None,
-    trails: dict[int, np.ndarray] | None = None,
+    trails: dict[int, Trail] | None = None,
 ) -> np.ndarray:
     """A copy of ``bgr`` with each box (xyxy pixels) in its label's :func:`colour` (a tracked
     box: its track's colour, ``#id`` and trail), captioned with the category name, the score

@@ -43,6 +43,7 @@ from detect.inference import kalman
 TRACKERS = ("bytetrack",)
 TENTATIVE, TRACKED, LOST = "tentative", "tracked", "lost"
 TRAIL_POINTS = 20  # centres kept per track for drawing its trail
+Trail = tuple[list[float], ...]  # a track's recent centres, [x, y] oldest first
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ class ByteTracker:
         """The box the confirmed track ``track_id`` started from."""
         return next(t.born for t in self.tracks if t.track_id == track_id)
 
-    def trails(self, ids: np.ndarray) -> dict[int, tuple[list[float], ...]]:
+    def trails(self, ids: np.ndarray) -> dict[int, Trail]:
         """The recent centres ([x, y], oldest first) of the confirmed tracks ``ids`` (as
         drawn)."""
         wanted = set(ids[ids >= 0].tolist())

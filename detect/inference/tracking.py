@@ -181,8 +181,12 @@ class ByteTracker:
         iou = box_iou(kalman.xyah_to_xyxy(self.mean), boxes)
         track_labels = np.array([t.label for t in tracks], np.int64)
         iou[track_labels[:, None] != labels[None, :]] = -1.0
-        high = np.flatnonzero(scores >= cfg.high_thresh).tolist()
-        low = np.flatnonzero((scores >= cfg.low_thresh) & (scores < cfg.high_thresh)).tolist()
+        # thresholds rounded to the scores' precision: the comparisons numpy would make
+        rounded = scores.dtype.type
+        high_thresh, low_thresh = float(rounded(cfg.high_thresh)), float(rounded(cfg.low_thresh))
+        score_list = scores.tolist()
+        high = [d for d, score in enumerate(score_list) if score >= high_thresh]
+        low = [d for d, score in enumerate(score_list) if low_thresh <= score < high_thresh]
 
         pool = [i for i, state in enumerate(states) if state != TENTATIVE]
         first, pool_left, high = associate(pool, high, iou, scores, cfg.match_iou, True)
@@ -195,11 +199,19 @@ class ByteTracker:
         matches = first + second + third
 
         if matches:
-            rows = [i for i, _ in matches]
-            dets = [d for _, d in matches]
-            self.mean[rows], self.covariance[rows] = kalman.update(
-                self.mean[rows], self.covariance[rows], measured[dets]
-            )
+            if len(matches) == len(tracks):  # every track: whole arrays, rows in order
+                dets = [0] * len(tracks)
+                for i, det in matches:
+                    dets[i] = det
+                self.mean, self.covariance = kalman.update(
+                    self.mean, self.covariance, measured[dets]
+                )
+            else:
+                rows = [i for i, _ in matches]
+                dets = [d for _, d in matches]
+                self.mean[rows], self.covariance[rows] = kalman.update(
+                    self.mean[rows], self.covariance[rows], measured[dets]
+                )
             for i, det in matches:
                 track = tracks[i]
                 track.last_frame = frame

@@ -182,8 +182,10 @@ class ByteTracker:
         track_labels = np.array([t.label for t in tracks], np.int64)
         iou[track_labels[:, None] != labels[None, :]] = -1.0
         # thresholds rounded to the scores' precision: the comparisons numpy would make
-        rounded = scores.dtype.type
-        high_thresh, low_thresh = float(rounded(cfg.high_thresh)), float(rounded(cfg.low_thresh))
+        high_thresh, low_thresh, new_thresh = (
+            float(scores.dtype.type(t))
+            for t in (cfg.high_thresh, cfg.low_thresh, cfg.new_track_thresh)
+        )
         score_list = scores.tolist()
         high = [d for d, score in enumerate(score_list) if score >= high_thresh]
         low = [d for d, score in enumerate(score_list) if low_thresh <= score < high_thresh]
@@ -235,7 +237,7 @@ class ByteTracker:
             self.tracks = [tracks[i] for i in keep]
             self.mean, self.covariance = self.mean[keep], self.covariance[keep]
 
-        new = [d for d in high if scores[d] >= cfg.new_track_thresh]
+        new = [d for d in high if score_list[d] >= new_thresh]
         if new:
             mean, covariance = kalman.initiate(measured[new])
             self.mean = np.concatenate([self.mean, mean])

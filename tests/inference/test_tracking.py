@@ -86,6 +86,16 @@ def test_low_score_detections_carry_a_track_through_an_occlusion():
     assert ids[15:30] == [-1] * 15  # a score threshold alone loses it
 
 
+def test_a_score_equal_to_a_threshold_passes_it_at_the_scores_precision():
+    # float32(0.7) is just under the double 0.7: still "score ≥ 0.7" for a float32 score
+    config = TrackerConfig(high_thresh=0.7, new_track_thresh=0.7, confirm_hits=1)
+    boxes, _, labels = one(moving(0, 2, 1)[0])
+    at_threshold = np.array([0.7], np.float32)
+    assert ByteTracker(config).update(boxes, at_threshold, labels, 0)[0] == 1
+    just_under = np.nextafter(at_threshold, np.float32(0))
+    assert ByteTracker(config).update(boxes, just_under, labels, 0)[0] == -1
+
+
 def test_tentative_tracks_get_no_id_and_take_none():
     tracker = ByteTracker()
     flicker = np.array([200.0, 200.0, 230.0, 230.0])

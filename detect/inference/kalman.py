@@ -27,9 +27,10 @@ ASPECT_STD, ASPECT_VELOCITY_STD, ASPECT_MEASURE_STD = 1e-2, 1e-5, 1e-1
 PP, PV, VV = 0, 1, 2  # a covariance's rows: position variance, covariance, velocity variance
 POSITION_SCALE = np.array([1.0, 1.0, 0.0, 1.0])  # coordinates whose noise scales with height
 ASPECT = np.array([0.0, 0.0, 1.0, 0.0])  # the one that does not
-# σ = h × per height + fixed: of the process noise as (3, 4) rows like a covariance's (position,
-# none, velocity), and of the measurement noise as (4,)
+# σ = h × per height + fixed: of the process noise and of a new track's covariance as (3, 4)
+# rows like a covariance's (position, none, velocity), and of the measurement noise as (4,)
 NOISE_PER_HEIGHT = np.array([POSITION_STD, 0.0, VELOCITY_STD])[:, None] * POSITION_SCALE
+INITIAL_PER_HEIGHT = np.array([2 * POSITION_STD, 0.0, 10 * VELOCITY_STD])[:, None] * POSITION_SCALE
 NOISE_FIXED = np.array([ASPECT_STD, 0.0, ASPECT_VELOCITY_STD])[:, None] * ASPECT
 MEASURE_PER_HEIGHT, MEASURE_FIXED = POSITION_STD * POSITION_SCALE, ASPECT_MEASURE_STD * ASPECT
 
@@ -52,18 +53,10 @@ def xyah_to_xyxy(states: np.ndarray) -> np.ndarray:
     return np.concatenate([states[:, :2] - half, states[:, :2] + half], axis=1)
 
 
-def _std(height: np.ndarray, per_height: float, aspect: float) -> np.ndarray:
-    """(N,) heights → (N, 4) σ of (cx, cy, a, h): ``per_height`` × h, and ``aspect`` for a."""
-    return height[:, None] * (per_height * POSITION_SCALE) + aspect * ASPECT
-
-
 def initiate(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """New tracks from (N, 4) measured boxes (:func:`xyxy_to_xyah`): zero velocity,
     uncertainty from their heights."""
-    h = z[:, 3]
-    covariance = np.zeros((len(z), 3, 4))
-    covariance[:, PP] = _std(h, 2 * POSITION_STD, ASPECT_STD) ** 2
-    covariance[:, VV] = _std(h, 10 * VELOCITY_STD, ASPECT_VELOCITY_STD) ** 2
+    covariance = (z[:, 3, None, None] * INITIAL_PER_HEIGHT + NOISE_FIXED) ** 2
     return np.concatenate([z, np.zeros_like(z)], axis=1), covariance
 
 

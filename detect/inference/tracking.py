@@ -201,19 +201,11 @@ class ByteTracker:
         matches = first + second + third
 
         if matches:
-            if len(matches) == len(tracks):  # every track: whole arrays, rows in order
-                dets = [0] * len(tracks)
-                for i, det in matches:
-                    dets[i] = det
-                self.mean, self.covariance = kalman.update(
-                    self.mean, self.covariance, measured[dets]
-                )
-            else:
-                rows = [i for i, _ in matches]
-                dets = [d for _, d in matches]
-                self.mean[rows], self.covariance[rows] = kalman.update(
-                    self.mean[rows], self.covariance[rows], measured[dets]
-                )
+            rows = [i for i, _ in matches]
+            dets = [d for _, d in matches]
+            self.mean[rows], self.covariance[rows] = kalman.update(
+                self.mean[rows], self.covariance[rows], measured[dets]
+            )
             for i, det in matches:
                 track = tracks[i]
                 track.last_frame = frame

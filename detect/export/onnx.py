@@ -49,6 +49,8 @@ def export_bytes(model: SSDLite, metadata: ExportMetadata, opset: int = OPSET) -
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
+        # the graph's advanced indexing: its indices are never negative, as the warning asks
+        warnings.filterwarnings("ignore", "Exporting aten::index operator", UserWarning)
         torch.onnx.export(
             graph(model).eval(),
             (example,),

@@ -50,35 +50,99 @@ class Replay(nn.Module):
         return {key: torch.cat([o[key] for o in self.outputs]) for key in self.outputs[0]}
 
 
+class Paths:
+    """Spies on the graph's two NMS calls: each image's keeps in the window, the full path's
+    candidate count (0: it had nothing to do), and the window's class counts, busiest first."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.window_keeps: list[int] = []
+        self.full_candidates = -1
+        self.busiest: list[list[float]] = []
+        window_nms, full_nms, cap = graph.classwise_nms, graph.shifted_nms, graph.cap_busiest
+
+        def window(boxes, scores, config):
+            selected = window_nms(boxes, scores, config)
+            self.window_keeps = selected[:, 0].bincount(minlength=boxes.shape[0]).tolist()
+            return selected
+
+        def full(boxes, *args):
+            self.full_candidates = boxes.shape[1]
+            return full_nms(boxes, *args)
+
+        def capped(pairs, counts, limit):
+            self.busiest = counts.topk(3, dim=-1).values.tolist()
+            return cap(pairs, counts, limit)
+
+        monkeypatch.setattr(graph, "classwise_nms", window)
+        monkeypatch.setattr(graph, "shifted_nms", full)
+        monkeypatch.setattr(graph, "cap_busiest", capped)
+
+
+def detections_of(model, raws: list[dict]) -> list[dict]:
+    """The graph's detections (eager) for prescribed raw outputs, image by image."""
+    with torch.no_grad():
+        boxes, scores, labels, index = graph.DeployModel(Replay(model, raws))(
+            torch.zeros(len(raws), 3, model.size, model.size, dtype=torch.uint8)
+        )
+    return [
+        {"boxes": boxes[index == i], "scores": scores[index == i], "labels": labels[index == i]}
+        for i in range(len(raws))
+    ]
+
+
+def assert_equals_pytorch(model, raws: list[dict], found: list[dict]) -> None:
+    for raw, mine in zip(raws, found, strict=True):
+        [reference] = model.postprocess(raw, [(model.size, model.size)])
+        assert len(mine["scores"]) == len(reference["scores"]) > 0
+        assert match_detections(to_numpy(mine), to_numpy(reference))[0] == 0
+
+
 def test_a_batch_mixing_both_paths_gives_each_images_detections(model, coco_images, monkeypatch):
     batch = preprocess(coco_images[:1], model.size)
     with torch.no_grad():
         settled = model(batch.images)  # trained-like: 300 keeps inside the window
-    # the other image: every anchor says "one box, most likely class 1, then 2, 3 …": the
-    # window holds class 1's pairs alone, which NMS reduces to one keep, so the full
-    # per-class top-k must run
+    # the other image: every anchor says "one box, most likely class 1, then 2, 3 …": all
+    # anchors tie, so no pair is above the window's floor and the full per-class top-k must run
     box = torch.tensor([[40.0, 50.0, 200.0, 220.0]]).expand_as(model.anchors)
     codes = model.box_coder.encode(box, model.anchors)[None]
     logits = torch.linspace(5.0, -5.0, model.num_classes).expand(1, len(model.anchors), -1)
     crowded = {"cls_logits": logits.clone(), "bbox_regression": codes}
-    replay = Replay(model, [settled, crowded])
-    images = torch.zeros(2, 3, 320, 320, dtype=torch.uint8)
-    calls, nms = [], graph.shifted_nms
+    paths = Paths(monkeypatch)
+    found = detections_of(model, [settled, crowded])
+    assert paths.window_keeps[0] >= 300 > paths.window_keeps[1]  # the window settles image 0
+    assert paths.full_candidates == 90 * 300  # so the full path ran, for image 1
+    assert_equals_pytorch(model, [settled, crowded], found)
 
-    def spy(*args):
-        selected = nms(*args)
-        calls.append((args[0].shape[1], selected[:, 0].bincount(minlength=2).tolist()))
-        return selected
 
-    monkeypatch.setattr(graph, "shifted_nms", spy)
-    with torch.no_grad():
-        boxes, scores, labels, index = graph.DeployModel(replay)(images)
-    (window, fast), (candidates, _) = calls
-    assert fast[0] == 300 > fast[1]  # the window settles the first image, not the second
-    assert window == graph.DeployModel.WINDOW and candidates == 90 * 300  # so the full path ran
-    for image, raw in enumerate((settled, crowded)):
-        [reference] = model.postprocess(raw, [(320, 320)])
-        mine = index == image
-        found = {"boxes": boxes[mine], "scores": scores[mine], "labels": labels[mine]}
-        assert len(found["scores"]) == len(reference["scores"]) > 0
-        assert match_detections(to_numpy(found), to_numpy(reference))[0] == 0
+def synthetic_outputs(model, boosts: dict[int, float], seed: int) -> dict:
+    """Raw outputs whose class logits are noise plus, for the ``boosts`` classes, the boost
+    and a per-anchor level (so the anchors with the best best-class score also rank those
+    classes high); random box codes (few overlaps)."""
+    generator = torch.Generator().manual_seed(seed)
+    anchors = len(model.anchors)
+    logits = torch.randn(1, anchors, model.num_classes, generator=generator) * 0.3
+    level = torch.rand(1, anchors, generator=generator) * 3.0
+    for label, boost in boosts.items():
+        logits[..., label] += boost + level + torch.randn(1, anchors, generator=generator) * 0.05
+    codes = torch.randn(1, anchors, 4, generator=generator) * 0.5
+    return {"cls_logits": logits, "bbox_regression": codes}
+
+
+def test_a_class_over_the_cap_is_cut_inside_the_window(model, monkeypatch):
+    # class 1 leads on every anchor, ten more classes follow closely: class 1 has far more
+    # than 300 candidates in the window, the window still settles the image
+    raw = synthetic_outputs(model, {1: 4.0, **{label: 3.5 for label in range(2, 12)}}, seed=1)
+    paths = Paths(monkeypatch)
+    found = detections_of(model, [raw])
+    assert paths.busiest[0][0] > 300 >= paths.busiest[0][1]
+    assert paths.window_keeps[0] >= 300 and paths.full_candidates == 0
+    assert_equals_pytorch(model, [raw], found)
+
+
+def test_a_third_class_over_the_cap_takes_the_full_path(model, monkeypatch):
+    raw = synthetic_outputs(model, {1: 0.0, 2: 0.0, 3: 0.0}, seed=2)
+    paths = Paths(monkeypatch)
+    found = detections_of(model, [raw])
+    assert min(paths.busiest[0]) > 300  # three classes over the cap: only two are cut
+    assert paths.full_candidates == 90 * 300
+    assert_equals_pytorch(model, [raw], found)

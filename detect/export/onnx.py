@@ -23,6 +23,7 @@ from torch import Tensor
 from detect.data.categories import CategoryMap
 from detect.export.decode import Decoder
 from detect.export.graph import DeployModel, RawHeads
+from detect.export.layout import keep_blocked_layout
 from detect.export.metadata import OUTPUT_KINDS, ExportMetadata
 from detect.export.proto import set_metadata
 from detect.export.runtime import INPUT_NAME, OUTPUT_NAMES, RAW_OUTPUT_NAMES, OnnxDetector
@@ -65,6 +66,7 @@ def export_bytes(model: SSDLite, metadata: ExportMetadata, opset: int = OPSET) -
             dynamo=False,
         )
     proto = onnx.load_from_string(buffer.getvalue())
+    keep_blocked_layout(proto, model.size)
     onnx.checker.check_model(proto)
     set_metadata(proto, metadata)
     return proto.SerializeToString()

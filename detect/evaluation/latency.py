@@ -164,7 +164,12 @@ def measure_runners(
     runners: Mapping[str, Runner], *, warmup: int = 10, runs: int = 50
 ) -> dict[str, Latency]:
     """Time several pipelines interleaved: in every round each runs once, the order reversed on
-    odd rounds, so a burst of other load on a shared machine falls on all of them alike."""
+    odd rounds, so a burst of other load on a shared machine falls on all of them alike.
+
+    With more than one, each timed run follows an untimed one of the same pipeline: a PyTorch
+    pipeline's threads go on spinning after it returns (ONNX Runtime's whole graph here took
+    16.3 ms right after torchvision's, 11.3 ms 20 ms later, 10.7 ms right after itself), and a
+    pipeline should be timed as it runs alone, not in its predecessor's wake."""
     if warmup < 0 or runs < 1:
         raise ValueError(f"warmup must be ≥ 0 and runs ≥ 1, got warmup={warmup}, runs={runs}")
     names = list(runners)
@@ -172,6 +177,8 @@ def measure_runners(
     for index in range(warmup + runs):
         order = names if index % 2 == 0 else names[::-1]
         for name in order:
+            if len(names) > 1:
+                runners[name]()  # the switch-over run
             times, _ = runners[name]()
             if index >= warmup:
                 samples[name].append(times)

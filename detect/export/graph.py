@@ -99,13 +99,7 @@ def shifted_nms(
     """(K, 3) ONNX NMS selections (image, 0, candidate) over (N, M, 4) boxes with (N, M)
     scores and labels, boxes shifted ``label × (size + 1)`` apart (one class per label)."""
     shifted = boxes + (labels * (size + 1)).to(boxes.dtype)[..., None]
-    return _NonMaxSuppression.apply(
-        shifted,
-        scores[:, None],
-        config.detections_per_image,
-        config.nms_thresh,
-        config.score_thresh,
-    )
+    return classwise_nms(shifted, scores[:, None], config)
 
 
 def classwise_nms(boxes: Tensor, scores: Tensor, config: PostprocessConfig) -> Tensor:

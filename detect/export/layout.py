@@ -28,8 +28,9 @@ from onnx import helper, numpy_helper
 def keep_blocked_layout(proto: onnx.ModelProto, size: int) -> None:
     """Rewrite ``proto`` in place: see the module docstring. ``size``: the network's input."""
     graph = proto.graph
-    batch = graph.input[0].type.tensor_type.shape.dim[0].dim_param
-    [network_input] = [node for node in graph.node if node.op_type == "Resize"][:1]
+    batch_dim = graph.input[0].type.tensor_type.shape.dim[0]
+    batch = batch_dim.dim_param or batch_dim.dim_value  # "batch" as exported
+    network_input = next(node for node in graph.node if node.op_type == "Resize")
     _declare(graph, network_input.output[0], [batch, 3, size, size])
     shapes = _static_shapes(proto)
     initializers = {tensor.name for tensor in graph.initializer}
@@ -65,7 +66,7 @@ def _channel_gate(node: onnx.NodeProto, shapes: dict[str, list[int]]) -> int | N
 
 
 def _upsample_gate(
-    graph: onnx.GraphProto, node: onnx.NodeProto, gate: int, shape: list[int], batch: str
+    graph: onnx.GraphProto, node: onnx.NodeProto, gate: int, shape: list[int], batch: int | str
 ) -> None:
     name = f"{node.name}/gate_upsampled"
     scales = numpy_helper.from_array(np.array([1, 1, *shape[2:]], np.float32), f"{name}/scales")

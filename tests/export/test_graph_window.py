@@ -60,9 +60,10 @@ class Paths:
         self.busiest: list[list[float]] = []
         window_nms, full_nms, cap = graph.classwise_nms, graph.shifted_nms, graph.cap_busiest
 
-        def window(boxes, scores, config):
+        def window(boxes, scores, config):  # the first call; the full path's NMS calls it too
             selected = window_nms(boxes, scores, config)
-            self.window_keeps = selected[:, 0].bincount(minlength=boxes.shape[0]).tolist()
+            if not self.window_keeps:
+                self.window_keeps = selected[:, 0].bincount(minlength=boxes.shape[0]).tolist()
             return selected
 
         def full(boxes, *args):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.ops import clip_boxes_to_image, nms
+from torchvision.ops import nms
 
 from detect.models import SSDLite
 from detect.models.postprocess import PostprocessConfig
@@ -110,12 +110,40 @@ def classwise_nms(boxes: Tensor, scores: Tensor, config: PostprocessConfig) -> T
     )
 
 
-def take_rows(values: Tensor, index: Tensor) -> Tensor:
-    """(N, A, D) rows at (N, M) indices → (N, M, D): one Gather over the flattened rows (no
-    index expanded to (N, M, D), as ``torch.gather`` would need)."""
-    batch, count, depth = values.shape
-    offset = torch.arange(batch, device=index.device)[:, None] * count
-    return values.reshape(-1, depth)[(index + offset).reshape(-1)].reshape(batch, -1, depth)
+class _GatherND(torch.autograd.Function):
+    """ONNX ``GatherND``: ``data``'s entries at the index tuples along ``index``'s last axis,
+    image by image with ``batch_dims=1``. One node, where advanced indexing exports as eight
+    (flattened indices, offsets, reshapes); eager: indexing."""
+
+    @staticmethod
+    def forward(ctx: object, data: Tensor, index: Tensor, batch_dims: int) -> Tensor:  # type: ignore[override]
+        if batch_dims == 0:
+            return data[index.unbind(-1)]
+        return torch.stack([rows[at.unbind(-1)] for rows, at in zip(data, index, strict=True)])
+
+    @staticmethod
+    def symbolic(g, data, index, batch_dims):
+        return g.op("GatherND", data, index, batch_dims_i=batch_dims)
+
+
+class _ScatterND(torch.autograd.Function):
+    """ONNX ``ScatterND``: ``data`` with ``updates`` written at the (K, r) ``index`` tuples;
+    eager: indexed assignment on a copy."""
+
+    @staticmethod
+    def forward(ctx: object, data: Tensor, index: Tensor, updates: Tensor) -> Tensor:  # type: ignore[override]
+        written = data.clone()
+        written[index.unbind(-1)] = updates
+        return written
+
+    @staticmethod
+    def symbolic(g, data, index, updates):
+        return g.op("ScatterND", data, index, updates)
+
+
+def rows_at(values: Tensor, index: Tensor) -> Tensor:
+    """(N, A, ...) values at (N, ...) row indices → (N, ..., ...): each image's own rows."""
+    return _GatherND.apply(values, index[..., None], 1)
 
 
 BUSIEST = 2  # classes capped in the window; an image with a third over the cap takes the full path
@@ -128,10 +156,9 @@ def cap_busiest(pairs: Tensor, counts: Tensor, cap: int) -> tuple[Tensor, Tensor
     pairs, so a class's best ``cap`` among them are its best ``cap`` of all. A TopK over two
     rows, not over every class's."""
     top_counts, busiest = counts.topk(min(BUSIEST + 1, counts.shape[1]), dim=-1)
-    rows = busiest[:, :BUSIEST, None].expand(-1, -1, pairs.shape[-1])  # (N, B, W)
-    scores = torch.gather(pairs, 1, rows)
-    best = scores.topk(min(cap, pairs.shape[-1]), dim=-1).indices
-    capped = torch.zeros_like(scores).scatter(-1, best, torch.gather(scores, -1, best))
+    rows = busiest[:, :BUSIEST, None].repeat(1, 1, pairs.shape[-1])  # (N, B, W)
+    best, position = torch.gather(pairs, 1, rows).topk(min(cap, pairs.shape[-1]), dim=-1)
+    capped = torch.zeros_like(rows, dtype=pairs.dtype).scatter(-1, position, best)
     others = (
         top_counts[:, BUSIEST]
         if top_counts.shape[1] > BUSIEST
@@ -163,68 +190,68 @@ class DeployModel(nn.Module):
         super().__init__()
         self.model = model.eval()
         self.config = model.postprocess_config
+        self.anchors = int(model.anchors.shape[0])
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         size, config = self.model.size, self.config
+        limit, cap, anchors = config.detections_per_image, config.topk_per_class, self.anchors
         outputs = self.model(model_input(images, size))
         logits, codes = outputs["cls_logits"], outputs["bbox_regression"]
-        classes = logits.shape[-1] - 1
-        probabilities = torch.softmax(logits, dim=-1)[..., 1:]  # (N, A, C-1)
-        boxes = clip_boxes_to_image(
-            self.model.box_coder.decode(codes, self.model.anchors), (size, size)
-        )
-        batch, anchors = images.shape[0], probabilities.shape[1]
-        limit, cap = config.detections_per_image, config.topk_per_class
+        probabilities = torch.softmax(logits, dim=-1)[..., 1:]  # (N, A, C)
+        # the input is square: one clamp is clip_boxes_to_image's two
+        boxes = self.model.box_coder.decode(codes, self.model.anchors).clamp(0, size)
 
         # the window: the anchors with the best best-class scores, in index order (so that
         # tied scores fall as they would among all pairs), and their pairs above the floor
         window = min(self.WINDOW, anchors)
         best, best_anchor = probabilities.amax(-1).topk(window, dim=-1)  # (N, W)
-        window_anchor = best_anchor.sort(dim=-1).values
+        window_anchor = best_anchor.topk(window, dim=-1, largest=False).values
         floor = best[:, -1]
-        pairs = take_rows(probabilities, window_anchor)  # (N, W, C-1)
+        pairs = rows_at(probabilities, window_anchor).transpose(1, 2)  # (N, C, W)
         above = (pairs > floor.clamp(min=config.score_thresh)[:, None, None]).to(pairs.dtype)
-        pairs, others = cap_busiest((pairs * above).transpose(1, 2), above.sum(1), cap)
-        fast = classwise_nms(take_rows(boxes, window_anchor), pairs, config)  # image by image
-        image = fast[:, 0]
-        keeps = (image[:, None] == torch.arange(batch, device=images.device)).sum(0)  # (N,)
-        exact = ((keeps >= limit) | (floor <= config.score_thresh)) & (others <= cap)
-        # each image's best keeps of all classes: its keeps in a row of (N, most keeps), one TopK
-        start = keeps.cumsum(0) - keeps
-        slot = torch.arange(fast.shape[0], device=images.device) - start[image]
-        width = keeps.max()
-        ranked = torch.zeros(batch, width, dtype=pairs.dtype, device=images.device)
-        ranked = ranked.index_put((image, slot), pairs[image, fast[:, 1], fast[:, 2]])
-        fast_scores, rank_slot = _TopK.apply(ranked, torch.clamp(width, max=limit), 1)
-        chosen = fast[(rank_slot + start[:, None]).clamp(max=fast.shape[0] - 1)]  # (N, D, 3)
-        fast_labels = chosen[..., 1] + 1
-        fast_boxes = take_rows(boxes, torch.gather(window_anchor, 1, chosen[..., 2]))
+        pairs, others = cap_busiest(pairs * above, above.sum(-1), min(cap, window))
+        window_boxes = rows_at(boxes, window_anchor)
+        fast = classwise_nms(window_boxes, pairs, config)  # (K, 3): image, class, position
+        # each image's best keeps of all classes: each keep's score in its image's row of
+        # (N, K + limit) at its place in NMS's output (class-major, each class best first), zero
+        # elsewhere, and one TopK (ties: lower class, then NMS's order, as in PyTorch)
+        count = fast.shape[0]
+        slot = torch.arange(count, device=images.device)
+        rows = torch.zeros(images.shape[0], count + limit, dtype=pairs.dtype, device=images.device)
+        rows = _ScatterND.apply(
+            rows, torch.stack((fast[:, 0], slot), 1), _GatherND.apply(pairs, fast, 0)
+        )
+        fast_scores, rank_slot = rows.topk(limit, dim=-1)  # (N, D)
+        padded = torch.cat((fast[:, 1:], fast.new_zeros(limit, 2)))  # slots past K: zero scores
+        chosen = padded[rank_slot]  # (N, D, 2): class, position
+        fast_boxes = rows_at(window_boxes, chosen[..., 1])  # (N, D, 4)
+        fast_labels = chosen[..., 0] + 1
+        # an image is settled by its window if NMS kept ``limit`` there (scores are positive),
+        # or if every candidate was in it, unless a third class was over the cap
+        exact = ((fast_scores[:, -1] > 0) | (floor <= config.score_thresh)) & (others <= cap)
 
-        # the full per-class top-k, for the images the window did not settle (k = 0 if none)
-        # (along the anchors: transposing the (N, k, C-1) result, not the (N, A, C-1) input)
+        # the full per-class top-k, for the images the window did not settle (k = 0 if none),
+        # along the anchors: transposing the (N, k, C) result, not the (N, A, C) input
         k = torch.where(exact.all(), 0, min(cap, anchors))
         full_scores, full_anchor = _TopK.apply(probabilities, k, 1)
-        full_scores, full_anchor = full_scores.transpose(1, 2), full_anchor.transpose(1, 2)
-        full_scores = full_scores.reshape(batch, -1)  # (N, (C-1)·k): class-major
-        full_labels = (
-            torch.arange(1, classes + 1, device=images.device)[:, None]
-            .expand(-1, full_anchor.shape[-1])
-            .reshape(1, -1)
-            .expand(batch, -1)
-        )
-        full_boxes = take_rows(boxes, full_anchor.reshape(batch, -1))
-        full = shifted_nms(full_boxes, full_scores, full_labels, size, config)
+        full_scores = torch.where(exact[:, None], 0.0, full_scores.transpose(1, 2).flatten(1))
+        full_anchor = full_anchor.transpose(1, 2).flatten(1)  # (N, C·k): class-major
+        candidate = torch.arange(full_anchor.shape[1], device=images.device)
+        full_labels = torch.div(candidate, k.clamp(min=1), rounding_mode="trunc") + 1
+        full_boxes = rows_at(boxes, full_anchor)
+        full = shifted_nms(full_boxes, full_scores, full_labels, size, config)[:, [0, 2]]
 
-        # each image's detections from the path that settled it
-        take = torch.nonzero(exact[:, None] & (fast_scores > 0))  # (K, 2): image, rank
-        fast_image, rank = take[:, 0], take[:, 1]
-        take_full = torch.nonzero(~exact[full[:, 0]]).flatten()
-        full_image, candidate = full[take_full, 0], full[take_full, 2]
-        height_width = torch._shape_as_tensor(images)[2:].to(boxes.dtype)  # a Shape op
-        scale = height_width.flip(0).repeat(2) / size
+        # each image's detections from the path that settled it (the other's scores are zero)
+        fast_take = torch.nonzero(torch.where(exact[:, None], fast_scores, 0.0) > 0)
+        scale = torch._shape_as_tensor(images)[[3, 2, 3, 2]].to(boxes.dtype) / size  # a Shape op
         return (
-            torch.cat((fast_boxes[fast_image, rank], full_boxes[full_image, candidate])) * scale,
-            torch.cat((fast_scores[fast_image, rank], full_scores[full_image, candidate])),
-            torch.cat((fast_labels[fast_image, rank], full_labels[full_image, candidate])),
-            torch.cat((fast_image, full_image)),
+            torch.cat(
+                (_GatherND.apply(fast_boxes, fast_take, 0), _GatherND.apply(full_boxes, full, 0))
+            )
+            * scale,
+            torch.cat(
+                (_GatherND.apply(fast_scores, fast_take, 0), _GatherND.apply(full_scores, full, 0))
+            ),
+            torch.cat((_GatherND.apply(fast_labels, fast_take, 0), full_labels[full[:, 1]])),
+            torch.cat((fast_take[:, 0], full[:, 0])),
         )

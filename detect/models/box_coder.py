@@ -42,14 +42,12 @@ class BoxCoder:
         )
 
     def decode(self, codes: Tensor, anchors: Tensor) -> Tensor:
-        """Boxes (..., 4) xyxy from regression ``codes`` (..., 4) and ``anchors`` (A, 4)."""
-        wx, wy, ww, wh = self.weights
+        """Boxes (..., 4) xyxy from regression ``codes`` (..., 4) and ``anchors`` (A, 4); x and y
+        side by side, element for element torchvision's arithmetic."""
         anchor_x, anchor_y, anchor_w, anchor_h = centre_size(anchors)
-        dx, dy = codes[..., 0] / wx, codes[..., 1] / wy
-        dw = (codes[..., 2] / ww).clamp(max=BBOX_CLAMP)
-        dh = (codes[..., 3] / wh).clamp(max=BBOX_CLAMP)
-        centre_x, centre_y = dx * anchor_w + anchor_x, dy * anchor_h + anchor_y
-        half_w, half_h = 0.5 * (torch.exp(dw) * anchor_w), 0.5 * (torch.exp(dh) * anchor_h)
-        return torch.stack(
-            (centre_x - half_w, centre_y - half_h, centre_x + half_w, centre_y + half_h), dim=-1
-        )
+        anchor_centre = torch.stack((anchor_x, anchor_y), dim=-1)
+        anchor_size = torch.stack((anchor_w, anchor_h), dim=-1)
+        offsets = codes / codes.new_tensor(self.weights)
+        centre = offsets[..., :2] * anchor_size + anchor_centre
+        half = 0.5 * (torch.exp(offsets[..., 2:].clamp(max=BBOX_CLAMP)) * anchor_size)
+        return torch.cat((centre - half, centre + half), dim=-1)

@@ -4,6 +4,11 @@ in one batch."""
 
 from __future__ import annotations
 
+import io
+import warnings
+
+import numpy as np
+import onnxruntime
 import pytest
 import torch
 from support.models import PLACEHOLDER_IDS, conditioned_model
@@ -12,6 +17,7 @@ from torch import nn
 from detect.data.categories import CategoryMap
 from detect.export import graph
 from detect.export.onnx import (
+    OPSET,
     compare_backends,
     export_bytes,
     match_detections,
@@ -91,6 +97,28 @@ def detections_of(model, raws: list[dict]) -> list[dict]:
     ]
 
 
+def exported_detections_of(model, raws: list[dict]) -> list[dict]:
+    """The same through ONNX Runtime: the graph exported with the raw outputs built in."""
+    images = torch.zeros(len(raws), 3, model.size, model.size, dtype=torch.uint8)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's own deprecation notices
+        torch.onnx.export(
+            graph.DeployModel(Replay(model, raws)),
+            (images,),
+            buffer,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    feed = {put.name: images.numpy() for put in session.get_inputs()}  # none: all folded in
+    boxes, scores, labels, index = session.run(None, feed)
+    return [
+        {"boxes": boxes[index == i], "scores": scores[index == i], "labels": labels[index == i]}
+        for i in range(len(raws))
+    ]
+
+
 def assert_equals_pytorch(model, raws: list[dict], found: list[dict]) -> None:
     for raw, mine in zip(raws, found, strict=True):
         [reference] = model.postprocess(raw, [(model.size, model.size)])
@@ -147,3 +175,17 @@ def test_a_third_class_over_the_cap_takes_the_full_path(model, monkeypatch):
     assert min(paths.busiest[0]) > 300  # three classes over the cap: only two are cut
     assert paths.full_candidates == 90 * 300
     assert_equals_pytorch(model, [raw], found)
+
+
+def test_tied_classes_rank_as_pytorch_ranks_them(model):
+    # class 2 is a copy of class 1: every keep of class 1 has a twin of class 2, same score and
+    # box; PyTorch ranks class 1's first (a stable sort of the class-major candidates), and so
+    # must ONNX Runtime's TopK and NMS (the lower index first among equal scores)
+    raw = synthetic_outputs(model, {1: 2.0, 2: 0.0, 3: 1.5}, seed=3)
+    raw["cls_logits"][..., 2] = raw["cls_logits"][..., 1]
+    [reference] = model.postprocess(raw, [(model.size, model.size)])
+    [mine] = exported_detections_of(model, [raw])
+    assert len(reference["labels"]) == 300 and (reference["labels"] == 2).sum() >= 100
+    np.testing.assert_array_equal(mine["labels"], reference["labels"].numpy())
+    np.testing.assert_allclose(mine["scores"], reference["scores"].numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(mine["boxes"], reference["boxes"].numpy(), rtol=0, atol=1e-4)

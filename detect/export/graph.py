@@ -156,7 +156,8 @@ def cap_busiest(pairs: Tensor, counts: Tensor, cap: int) -> tuple[Tensor, Tensor
     pairs, so a class's best ``cap`` among them are its best ``cap`` of all. A TopK over two
     rows, not over every class's."""
     top_counts, busiest = counts.topk(min(BUSIEST + 1, counts.shape[1]), dim=-1)
-    rows = busiest[:, :BUSIEST, None].repeat(1, 1, pairs.shape[-1])  # (N, B, W)
+    window = pairs.shape[-1]
+    rows = busiest[:, :BUSIEST, None] + torch.zeros(window, dtype=busiest.dtype)  # (N, B, W)
     best, position = torch.gather(pairs, 1, rows).topk(min(cap, pairs.shape[-1]), dim=-1)
     capped = torch.zeros_like(rows, dtype=pairs.dtype).scatter(-1, position, best)
     others = (
@@ -204,9 +205,9 @@ class DeployModel(nn.Module):
         # the window: the anchors with the best best-class scores, in index order (so that
         # tied scores fall as they would among all pairs), and their pairs above the floor
         window = min(self.WINDOW, anchors)
-        best, best_anchor = probabilities.amax(-1).topk(window, dim=-1)  # (N, W)
+        best, best_anchor = probabilities.amax(-1).topk(window, dim=-1, sorted=False)  # (N, W)
         window_anchor = best_anchor.topk(window, dim=-1, largest=False).values
-        floor = best[:, -1]
+        floor = best.amin(-1)
         pairs = rows_at(probabilities, window_anchor).transpose(1, 2)  # (N, C, W)
         above = (pairs > floor.clamp(min=config.score_thresh)[:, None, None]).to(pairs.dtype)
         pairs, others = cap_busiest(pairs * above, above.sum(-1), min(cap, window))

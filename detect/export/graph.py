@@ -157,8 +157,8 @@ def cap_busiest(pairs: Tensor, counts: Tensor, cap: int) -> tuple[Tensor, Tensor
     rows, not over every class's."""
     top_counts, busiest = counts.topk(min(BUSIEST + 1, counts.shape[1]), dim=-1)
     window = pairs.shape[-1]
-    rows = busiest[:, :BUSIEST, None] + torch.zeros(window, dtype=busiest.dtype)  # (N, B, W)
-    best, position = torch.gather(pairs, 1, rows).topk(min(cap, pairs.shape[-1]), dim=-1)
+    rows = busiest[:, :BUSIEST, None] + busiest.new_zeros(window)  # (N, B, W)
+    best, position = torch.gather(pairs, 1, rows).topk(min(cap, window), dim=-1)
     capped = torch.zeros_like(rows, dtype=pairs.dtype).scatter(-1, position, best)
     others = (
         top_counts[:, BUSIEST]
@@ -210,7 +210,7 @@ class DeployModel(nn.Module):
         floor = best.amin(-1)
         pairs = rows_at(probabilities, window_anchor).transpose(1, 2)  # (N, C, W)
         above = (pairs > floor.clamp(min=config.score_thresh)[:, None, None]).to(pairs.dtype)
-        pairs, others = cap_busiest(pairs * above, above.sum(-1), min(cap, window))
+        pairs, others = cap_busiest(pairs * above, above.sum(-1), cap)
         window_boxes = rows_at(boxes, window_anchor)
         fast = classwise_nms(window_boxes, pairs, config)  # (K, 3): image, class, position
         # each image's best keeps of all classes: each keep's score in its image's row of

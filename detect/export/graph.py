@@ -193,14 +193,18 @@ class DeployModel(nn.Module):
         self.config = model.postprocess_config
         self.anchors = int(model.anchors.shape[0])
 
+    def boxes_at(self, codes: Tensor, anchor: Tensor) -> Tensor:
+        """(N, ...) anchors' boxes, decoded from (N, A, 4) ``codes``: only those the paths use
+        (4 × fewer than all), clipped to the square input (one clamp: clip_boxes_to_image's)."""
+        boxes = self.model.box_coder.decode(rows_at(codes, anchor), self.model.anchors[anchor])
+        return boxes.clamp(0, self.model.size)
+
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         size, config = self.model.size, self.config
         limit, cap, anchors = config.detections_per_image, config.topk_per_class, self.anchors
         outputs = self.model(model_input(images, size))
         logits, codes = outputs["cls_logits"], outputs["bbox_regression"]
         probabilities = torch.softmax(logits, dim=-1)[..., 1:]  # (N, A, C)
-        # the input is square: one clamp is clip_boxes_to_image's two
-        boxes = self.model.box_coder.decode(codes, self.model.anchors).clamp(0, size)
 
         # the window: the anchors with the best best-class scores, in index order (so that
         # tied scores fall as they would among all pairs), and their pairs above the floor
@@ -211,7 +215,7 @@ class DeployModel(nn.Module):
         pairs = rows_at(probabilities, window_anchor).transpose(1, 2)  # (N, C, W)
         above = (pairs > floor.clamp(min=config.score_thresh)[:, None, None]).to(pairs.dtype)
         pairs, others = cap_busiest(pairs * above, above.sum(-1), cap)
-        window_boxes = rows_at(boxes, window_anchor)
+        window_boxes = self.boxes_at(codes, window_anchor)
         fast = classwise_nms(window_boxes, pairs, config)  # (K, 3): image, class, position
         # each image's best keeps of all classes: each keep's score in its image's row of
         # (N, K + limit) at its place in NMS's output (class-major, each class best first), zero
@@ -239,12 +243,12 @@ class DeployModel(nn.Module):
         full_anchor = full_anchor.transpose(1, 2).flatten(1)  # (N, C·k): class-major
         candidate = torch.arange(full_anchor.shape[1], device=images.device)
         full_labels = torch.div(candidate, k.clamp(min=1), rounding_mode="trunc") + 1
-        full_boxes = rows_at(boxes, full_anchor)
+        full_boxes = self.boxes_at(codes, full_anchor)
         full = shifted_nms(full_boxes, full_scores, full_labels, size, config)[:, [0, 2]]
 
         # each image's detections from the path that settled it (the other's scores are zero)
         fast_take = torch.nonzero(torch.where(exact[:, None], fast_scores, 0.0) > 0)
-        scale = torch._shape_as_tensor(images)[[3, 2, 3, 2]].to(boxes.dtype) / size  # a Shape op
+        scale = torch._shape_as_tensor(images)[[3, 2, 3, 2]].to(codes.dtype) / size  # a Shape op
         return (
             torch.cat(
                 (_GatherND.apply(fast_boxes, fast_take, 0), _GatherND.apply(full_boxes, full, 0))

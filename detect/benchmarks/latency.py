@@ -555,7 +555,7 @@ def format_report(report: BenchReport) -> str:
                 "at this CPU's measured "
                 f"float32 peak ({peak:.0f} GFLOP/s, {report.settings['threads']} threads, matrix "
                 f"product) = {floor:.1f} ms; fastest of ours, {fastest.name}: "
-                f"{ours_ms:.1f} ms = {ours_ms / floor:.1f}× the floor"
+                f"{ours_ms:.1f} ms = {ours_ms / floor:.2f}× the floor"
             )
         if comparison.theirs.weights == UNTRAINED:
             madds = comparison.ours[0].madds

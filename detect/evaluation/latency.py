@@ -95,7 +95,10 @@ def threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def peak_gflops(size: int = 2048, repeats: int = 10) -> float:
+PEAK_SIZE = 2048  # the square matrix product that comes closest to the FMA limit
+
+
+def peak_gflops(size: int = PEAK_SIZE, repeats: int = 10) -> float:
     """This CPU's attainable float32 peak with the current threads: the best of ``repeats``
     ``size``×``size`` matrix products (2·n³ FLOPs each), the kernel closest to the FMA limit."""
     a, b = torch.randn(size, size), torch.randn(size, size)
@@ -107,6 +110,25 @@ def peak_gflops(size: int = 2048, repeats: int = 10) -> float:
         a @ b
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
+
+
+def matmul_runner(size: int = PEAK_SIZE) -> Runner:
+    """One timed ``size``×``size`` float32 matrix product, to be interleaved with pipelines by
+    :func:`measure_runners`: the peak it gives (:func:`matmul_gflops`) has met the load they met,
+    where :func:`peak_gflops`, the best of a few before them, has not."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+
+    def run() -> tuple[StageTimes, Detections]:
+        start = time.perf_counter()
+        a @ b
+        return (math.nan, time.perf_counter() - start, math.nan), []
+
+    return run
+
+
+def matmul_gflops(latency: Latency, size: int = PEAK_SIZE) -> float:
+    """GFLOP/s of the median matrix product timed by a :func:`matmul_runner`."""
+    return 2 * size**3 / (latency.network.median / 1000) / 1e9
 
 
 def sync(device: torch.device) -> None:

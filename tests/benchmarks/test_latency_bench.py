@@ -99,6 +99,11 @@ def test_side_by_side_on_real_images_gives_same_detections(coco_val_dir):
     table = format_report(report)
     assert "ours ÷ torchvision" in table and "untrained" in table
     assert "its network alone" in table and "postprocessing is" in table
+    # the floor's peak: matrix products timed between the pipelines' runs (not a row of its own)
+    peak = report.settings["peak_gflops_interleaved"]
+    floor = 2 * comparison.theirs.madds / (peak * 1e9) * 1000
+    assert peak > 0 and f"({peak:.0f} GFLOP/s: the median" in table
+    assert f"= {floor:.1f} ms; fastest of ours" in table
 
 
 def test_tool_writes_the_table_and_json(tmp_path):

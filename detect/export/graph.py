@@ -222,11 +222,11 @@ class DeployModel(nn.Module):
         # elsewhere, and one TopK (ties: lower class, then NMS's order, as in PyTorch)
         count = fast.shape[0]
         slot = torch.arange(count, device=images.device)
-        rows = torch.zeros(images.shape[0], count + limit, dtype=pairs.dtype, device=images.device)
-        rows = _ScatterND.apply(
-            rows, torch.stack((fast[:, 0], slot), 1), _GatherND.apply(pairs, fast, 0)
+        ranked = pairs.new_zeros(images.shape[0], count + limit)
+        ranked = _ScatterND.apply(
+            ranked, torch.stack((fast[:, 0], slot), 1), _GatherND.apply(pairs, fast, 0)
         )
-        fast_scores, rank_slot = rows.topk(limit, dim=-1)  # (N, D)
+        fast_scores, rank_slot = ranked.topk(limit, dim=-1)  # (N, D)
         padded = torch.cat((fast[:, 1:], fast.new_zeros(limit, 2)))  # slots past K: zero scores
         chosen = padded[rank_slot]  # (N, D, 2): class, position
         fast_boxes = rows_at(window_boxes, chosen[..., 1])  # (N, D, 4)

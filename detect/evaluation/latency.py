@@ -98,24 +98,10 @@ def threads(count: int | None) -> Iterator[None]:
 PEAK_SIZE = 2048  # the square matrix product that comes closest to the FMA limit
 
 
-def peak_gflops(size: int = PEAK_SIZE, repeats: int = 10) -> float:
-    """This CPU's attainable float32 peak with the current threads: the best of ``repeats``
-    ``size``×``size`` matrix products (2·n³ FLOPs each), the kernel closest to the FMA limit."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    for _ in range(2):
-        a @ b
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
-
-
 def matmul_runner(size: int = PEAK_SIZE) -> Runner:
-    """One timed ``size``×``size`` float32 matrix product, to be interleaved with pipelines by
-    :func:`measure_runners`: the peak it gives (:func:`matmul_gflops`) has met the load they met,
-    where :func:`peak_gflops`, the best of a few before them, has not."""
+    """One timed ``size``×``size`` float32 matrix product (2·n³ FLOPs), the kernel closest to the
+    FMA limit; interleaved with pipelines by :func:`measure_runners`, the peak it gives
+    (:func:`matmul_gflops`) has met the load they met."""
     a, b = torch.randn(size, size), torch.randn(size, size)
 
     def run() -> tuple[StageTimes, Detections]:
@@ -124,6 +110,16 @@ def matmul_runner(size: int = PEAK_SIZE) -> Runner:
         return (math.nan, time.perf_counter() - start, math.nan), []
 
     return run
+
+
+def peak_gflops(size: int = PEAK_SIZE, repeats: int = 10) -> float:
+    """This CPU's attainable float32 peak with the current threads, timed on its own: the best of
+    ``repeats`` matrix products (:func:`matmul_runner`) after two untimed ones."""
+    run = matmul_runner(size)
+    for _ in range(2):
+        run()
+    best = min(run()[0][1] for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
 
 
 def matmul_gflops(latency: Latency, size: int = PEAK_SIZE) -> float:

@@ -191,7 +191,7 @@ class DeployModel(nn.Module):
         super().__init__()
         self.model = model.eval()
         self.config = model.postprocess_config
-        self.anchors = int(model.anchors.shape[0])
+        self.anchor_count = int(model.anchors.shape[0])
 
     def boxes_at(self, codes: Tensor, anchor: Tensor) -> Tensor:
         """(N, ...) anchors' boxes, decoded from (N, A, 4) ``codes``: only those the paths use
@@ -201,7 +201,8 @@ class DeployModel(nn.Module):
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         size, config = self.model.size, self.config
-        limit, cap, anchors = config.detections_per_image, config.topk_per_class, self.anchors
+        limit, cap = config.detections_per_image, config.topk_per_class
+        anchors = self.anchor_count
         outputs = self.model(model_input(images, size))
         logits, codes = outputs["cls_logits"], outputs["bbox_regression"]
         probabilities = torch.softmax(logits, dim=-1)[..., 1:]  # (N, A, C)

@@ -7,7 +7,7 @@ from detect.benchmarks.coco_eval import run_bench_eval
 from detect.cli import friendly_errors
 
 
-@hydra.main(config_path="../conf", config_name="bench_eval", version_base="1.3")
+@hydra.main(config_path="pkg://detect.conf", config_name="bench_eval", version_base="1.3")
 @friendly_errors
 def main(cfg: DictConfig) -> None:
     run_bench_eval(cfg)

@@ -7,7 +7,7 @@ from detect.benchmarks.tracking import run_bench_tracking
 from detect.cli import friendly_errors
 
 
-@hydra.main(config_path="../conf", config_name="bench_tracking", version_base="1.3")
+@hydra.main(config_path="pkg://detect.conf", config_name="bench_tracking", version_base="1.3")
 @friendly_errors
 def main(cfg: DictConfig) -> None:
     run_bench_tracking(cfg)

@@ -8,7 +8,7 @@ from detect.benchmarks.training import run_bench_train
 from detect.cli import friendly_errors
 
 
-@hydra.main(config_path="../conf", config_name="bench_train", version_base="1.3")
+@hydra.main(config_path="pkg://detect.conf", config_name="bench_train", version_base="1.3")
 @friendly_errors
 def main(cfg: DictConfig) -> None:
     run_bench_train(cfg)

@@ -7,7 +7,7 @@ from detect.benchmarks.video import run_bench_video
 from detect.cli import friendly_errors
 
 
-@hydra.main(config_path="../conf", config_name="bench_video", version_base="1.3")
+@hydra.main(config_path="pkg://detect.conf", config_name="bench_video", version_base="1.3")
 @friendly_errors
 def main(cfg: DictConfig) -> None:
     run_bench_video(cfg)

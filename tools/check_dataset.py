@@ -1,17 +1,7 @@
-"""Scan a dataset and report what it holds: python tools/check_dataset.py --help."""
+"""Scan a dataset and report what it holds: python tools/check_dataset.py --help
+(the same as `detect check-data …`)."""
 
-import hydra
-from omegaconf import DictConfig
-
-from detect.cli import friendly_errors
-from detect.cli.check_dataset import run_check_dataset
-
-
-@hydra.main(config_path="../conf", config_name="check_dataset", version_base="1.3")
-@friendly_errors
-def main(cfg: DictConfig) -> None:
-    run_check_dataset(cfg)
-
+from detect.cli.main import run_tool
 
 if __name__ == "__main__":
-    main()
+    run_tool("check-data")

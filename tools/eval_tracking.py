@@ -1,17 +1,7 @@
-"""Score tracks against MOTChallenge ground truth: python tools/eval_tracking.py --help."""
+"""Score tracks against MOTChallenge ground truth: python tools/eval_tracking.py --help
+(the same as `detect eval-tracking …`)."""
 
-import hydra
-from omegaconf import DictConfig
-
-from detect.cli import friendly_errors
-from detect.cli.eval_tracking import run_eval_tracking
-
-
-@hydra.main(config_path="../conf", config_name="eval_tracking", version_base="1.3")
-@friendly_errors
-def main(cfg: DictConfig) -> None:
-    run_eval_tracking(cfg)
-
+from detect.cli.main import run_tool
 
 if __name__ == "__main__":
-    main()
+    run_tool("eval-tracking")

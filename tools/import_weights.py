@@ -1,17 +1,7 @@
-"""Write published weights as a detect checkpoint: python tools/import_weights.py --help."""
+"""Write published weights as a detect checkpoint: python tools/import_weights.py --help
+(the same as `detect import-weights …`)."""
 
-import hydra
-from omegaconf import DictConfig
-
-from detect.cli import friendly_errors
-from detect.cli.import_weights import run_import
-
-
-@hydra.main(config_path="../conf", config_name="import_weights", version_base="1.3")
-@friendly_errors
-def main(cfg: DictConfig) -> None:
-    run_import(cfg)
-
+from detect.cli.main import run_tool
 
 if __name__ == "__main__":
-    main()
+    run_tool("import-weights")

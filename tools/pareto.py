@@ -1,17 +1,7 @@
-"""mAP against latency, with the Pareto front: python tools/pareto.py --help."""
+"""mAP against latency, with the Pareto front: python tools/pareto.py --help
+(the same as `detect pareto …`)."""
 
-import hydra
-from omegaconf import DictConfig
-
-from detect.cli import friendly_errors
-from detect.cli.pareto import run_pareto
-
-
-@hydra.main(config_path="../conf", config_name="pareto", version_base="1.3")
-@friendly_errors
-def main(cfg: DictConfig) -> None:
-    run_pareto(cfg)
-
+from detect.cli.main import run_tool
 
 if __name__ == "__main__":
-    main()
+    run_tool("pareto")

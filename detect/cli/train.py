@@ -271,3 +271,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 def summarise(metrics: dict[str, Any]) -> str:
     names = ("val/AP", "val/AP50", "val/AP75")
     return ", ".join(f"{n.removeprefix('val/')} {metrics[n]:.3f}" for n in names if n in metrics)
+
+
+def run_train(cfg: DictConfig) -> float | None:
+    """``detect train``: fit; returns the monitored metric so Hydra sweepers can optimise it."""
+    return train(cfg).get(cfg.callbacks.best_checkpoint.monitor)

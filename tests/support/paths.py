@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
-CONF_DIR = PROJECT / "conf"
+CONF_DIR = PROJECT / "detect" / "conf"
 TOOLS = PROJECT / "tools"
 # the same default as conf/paths/default.yaml (relative to the project root)
 SHARED_DATA = Path(os.environ.get("DETECT_DATA", PROJECT.parent / "shared" / "data")).resolve()

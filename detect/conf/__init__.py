@@ -1,0 +1,1 @@
+"""Hydra configs of the detect command, shipped in the wheel (pkg://detect.conf)."""

@@ -32,6 +32,8 @@ def stream_config(cfg: DictConfig) -> StreamConfig:
         batch_size=cfg.batch_size,
         queue_size=cfg.queue_size,
         score_thresh=cfg.score_thresh,
+        classes=None if cfg.classes is None else tuple(cfg.classes),
+        max_detections=cfg.max_detections,
         max_frames=cfg.max_frames,
         track=cfg.track,
         tracker=TrackerConfig(**OmegaConf.to_container(cfg.tracker, resolve=True)),

@@ -31,6 +31,11 @@ class CategoryMap:
         return self.coco_ids[label - 1]
 
     @property
+    def by_id(self) -> dict[int, str]:
+        """Category id → name."""
+        return dict(zip(self.coco_ids, self.names, strict=True))
+
+    @property
     def num_classes(self) -> int:
         """Including background."""
         return len(self.coco_ids) + 1

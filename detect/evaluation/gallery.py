@@ -13,7 +13,7 @@ from pycocotools.coco import COCO
 from detect.data.categories import CategoryMap
 from detect.data.images import read_image
 from detect.evaluation.tide import ERROR_TYPES, ErrorBreakdown
-from detect.inference.outputs import draw_boxes
+from detect.inference.drawing import draw_boxes
 from detect.io import atomic_write
 
 PANEL_WIDTH = 480  # px: each half is scaled to at most this wide
@@ -89,16 +89,16 @@ def write_gallery(
         left = draw_boxes(
             bgr,
             xyxy([a["bbox"] for a in truth]),
-            [categories.label(a["category_id"]) for a in truth],
-            categories,
+            [a["category_id"] for a in truth],
+            categories.by_id,
         )
         shown = [i for i in by_image[image_id] if results[i]["score"] >= score_thresh]
         shown.sort(key=lambda i: results[i]["score"])  # the best drawn last, on top
         right = draw_boxes(
             bgr,
             xyxy([results[i]["bbox"] for i in shown]),
-            [categories.label(results[i]["category_id"]) for i in shown],
-            categories,
+            [results[i]["category_id"] for i in shown],
+            categories.by_id,
             scores=[results[i]["score"] for i in shown],
             notes=[kind[i] if kind[i] in ERROR_TYPES else "" for i in shown],
         )

@@ -35,14 +35,15 @@ class SourceAnalytics:
         if frame.segment != self.segment:
             self.tracker.reset()
             self.segment = frame.segment
-        ids = self.tracker.update(result.boxes, result.scores, result.labels, frame.index)
+        found = result.detections
+        ids = self.tracker.update(found.xyxy, found.scores, found.class_ids, frame.index)
         self.counter.forget(self.tracker.confirmed_ids())
-        self.counter.update(result.boxes, result.labels, ids, self.tracker.born)
+        self.counter.update(found.xyxy, found.class_ids, ids, self.tracker.born)
         self.peak_tracks = max(self.peak_tracks, len(self.tracker.tracks))
-        keep = (ids >= 0) | (result.scores >= score_thresh)
-        result.boxes, result.scores = result.boxes[keep], result.scores[keep]
-        result.labels, result.track_ids = result.labels[keep], ids[keep]
-        result.trails = self.tracker.trails(result.track_ids)
+        found.track_ids = ids
+        keep = (ids >= 0) | (found.scores >= score_thresh)
+        result.detections = found[keep]
+        result.trails = self.tracker.trails(result.detections.track_ids)
         result.counts = self.counter.snapshot() if self.counter.active else None
 
     @property

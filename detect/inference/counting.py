@@ -170,7 +170,7 @@ def _cross(o: Point, a: Point, b: Point) -> float:
 
 @dataclass
 class Counts:
-    """A source's counts so far, by label: ``crossings[line][direction]``,
+    """A source's counts so far, by class (category id): ``crossings[line][direction]``,
     ``inside[zone]`` (this frame), ``entries[zone]``; with the geometry, for drawing."""
 
     lines: tuple[Line, ...]
@@ -179,14 +179,15 @@ class Counts:
     inside: dict[str, Counter[int]]
     entries: dict[str, Counter[int]]
 
-    def named(self, names: Sequence[str] = ()) -> dict[str, Any]:
-        """As plain data with category names (label numbers without ``names``): {"lines":
+    def named(self, names: Mapping[int, str] | None = None) -> dict[str, Any]:
+        """As plain data with category names (``names``: class → name; the class numbers
+        without it): {"lines":
         {line: {"in": {name: n}, "out": …}}, "zones": {zone: {"inside": {…}, "entries": {…}}}}
         (classes with no count left out)."""
 
         def plain(counter: Counter[int]) -> dict[str, int]:
             return {
-                names[label - 1] if names else str(label): n
+                names[label] if names else str(label): n
                 for label, n in sorted(counter.items())
                 if n
             }

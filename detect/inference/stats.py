@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +84,7 @@ class StreamSummary:
     batch_sizes: dict[int, int]
     stopped_by: str | None = None
     outputs: list[Path] = field(default_factory=list)
-    names: Sequence[str] = ()  # category names, for the counts table
+    names: Mapping[int, str] = field(default_factory=dict)  # category id → name (counts)
     tracking: bool = False
 
     @property

@@ -8,7 +8,7 @@ Memory is bounded by the buffers, whatever the stream's length: ``every_frame`` 
 blocks the inference loop when full. Embed it as an iterator::
 
     with DetectionStream(detector, open_sources(["a.mp4", "rtsp://cam"]), StreamConfig()) as s:
-        for result in s:  # Result: frame, boxes, scores, labels
+        for result in s:  # Result: frame, detections (boxes, scores, class ids)
             ...
 
 or run it with outputs (mp4, images, JSON lines, window) via :func:`run_stream`.
@@ -33,6 +33,7 @@ from detect.data.categories import CategoryMap
 from detect.errors import StreamConfigError
 from detect.inference.analytics import Analytics
 from detect.inference.counting import CountConfig
+from detect.inference.detections import DEFAULT_SCORE_THRESH, Detections
 from detect.inference.outputs import OutputConfig, Outputs, Result
 from detect.inference.sources import Frame, Source
 from detect.inference.stats import SourceStats, Stage, StreamSummary
@@ -54,14 +55,17 @@ class StreamConfig:
     webcams and URLs); a file in realtime mode is read at its own frame rate, like a camera.
     ``batch_size``: most frames per detector call, taken round-robin across sources.
     ``queue_size``: every_frame buffer per source and the writer's queue. ``max_frames``: most
-    frames read from each source (None: to its end). ``track``: None or ``"bytetrack"`` (a
-    tracker per source, see :mod:`detect.inference.tracking`) with ``tracker``'s settings;
-    ``count``: lines and zones to count tracks on (needs ``track``)."""
+    frames read from each source (None: to its end). ``classes``: the category ids kept (None:
+    all); ``max_detections``: most detections kept per frame, the best scores. ``track``: None
+    or ``"bytetrack"`` (a tracker per source, see :mod:`detect.inference.tracking`) with
+    ``tracker``'s settings; ``count``: lines and zones to count tracks on (needs ``track``)."""
 
     mode: str = "auto"
     batch_size: int = 4
     queue_size: int = 8
-    score_thresh: float = 0.3
+    score_thresh: float = DEFAULT_SCORE_THRESH
+    classes: tuple[int, ...] | None = None
+    max_detections: int | None = None
     max_frames: int | None = None
     track: str | None = None
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
@@ -76,6 +80,16 @@ class StreamConfig:
             raise StreamConfigError(
                 f"track must be null or one of {', '.join(TRACKERS)}, not {self.track!r}"
             )
+        if self.max_frames is not None and self.max_frames < 1:
+            raise StreamConfigError(
+                f"max_frames={self.max_frames}: give at least 1, or null to read to the end"
+            )
+        if self.max_detections is not None and self.max_detections < 1:
+            raise StreamConfigError(
+                f"max_detections={self.max_detections}: give at least 1, or null for all"
+            )
+        if self.classes is not None:
+            self.classes = tuple(int(c) for c in self.classes)
         if self.count.active and self.track is None:
             raise StreamConfigError("count.lines and count.zones count tracks: set track=bytetrack")
 
@@ -123,9 +137,15 @@ class DetectionStream:
     detected and yielded, so every frame read is either yielded or counted as dropped."""
 
     def __init__(
-        self, detector: Detector, sources: Sequence[Source], config: StreamConfig | None = None
+        self,
+        detector: Detector,
+        sources: Sequence[Source],
+        config: StreamConfig | None = None,
+        categories: CategoryMap | None = None,
     ) -> None:
-        self.detector, self.sources = detector, list(sources)
+        """``categories``: the detector's, to give category ids and names (None: the
+        detector's labels stand for both)."""
+        self.detector, self.sources, self.categories = detector, list(sources), categories
         if len({source.name for source in self.sources}) < len(self.sources):
             raise ValueError("sources need unique names (open_sources gives them)")
         self.config = config or StreamConfig()
@@ -263,19 +283,24 @@ class DetectionStream:
             floor = self.analytics.floor(threshold) if self.analytics else threshold
             for frame, found in zip(frames, detections, strict=True):
                 frame.rgb = None  # the detector's copy is no longer needed
-                keep = found["scores"] >= floor
                 self.stats[frame.source].processed += 1
-                result = Result(
-                    frame,
-                    found["boxes"][keep].cpu().numpy(),
-                    found["scores"][keep].cpu().numpy(),
-                    found["labels"][keep].cpu().numpy(),
-                )
+                result = Result(frame, self.kept(found, floor))
                 if self.analytics is not None:
                     start = time.perf_counter()
                     self.analytics.update(result, threshold)
                     self.track.add(time.perf_counter() - start)
                 yield result
+
+    def kept(self, found: dict[str, torch.Tensor], floor: float) -> Detections:
+        """A detector's output as :class:`Detections`: scoring at least ``floor``, of the
+        configured classes, the ``max_detections`` best."""
+        keep = found["scores"] >= floor
+        boxes, scores, labels = (found[key][keep] for key in ("boxes", "scores", "labels"))
+        if self.categories is None:
+            detections = Detections(boxes.cpu().numpy(), scores.cpu().numpy(), labels.cpu())
+        else:
+            detections = Detections.from_labels(boxes, scores, labels, self.categories)
+        return detections.of_classes(self.config.classes).top(self.config.max_detections)
 
     def summary(self) -> StreamSummary:
         """Counts and latencies so far (read latency summed over the sources)."""
@@ -380,8 +405,8 @@ def run_stream(
     counts processed frames (with a total when every source's length is known)."""
     config = config or StreamConfig()
     nothing = OutputConfig(save_video=False, save_images=False, save_json=False)
-    sink = Outputs(outputs or nothing, categories, sources)
-    stream = DetectionStream(detector, sources, config)
+    sink = Outputs(outputs or nothing, sources)
+    stream = DetectionStream(detector, sources, config, categories)
     writer = Writer(sink, config.queue_size, on_error=lambda: stream.stop("write error"))
     total = None
     if all(source.length is not None for source in sources):
@@ -400,5 +425,5 @@ def run_stream(
     summary = stream.summary()
     summary.stages["write"], summary.stages["end_to_end"] = writer.write, writer.end_to_end
     summary.outputs = sink.paths()
-    summary.names = tuple(categories.names)
+    summary.names = categories.by_id
     return summary

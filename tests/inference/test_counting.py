@@ -12,7 +12,7 @@ import pytest
 from detect.errors import ConfigError
 from detect.inference.counting import CountConfig, Line, TrackCounter, Zone
 
-NAMES = ("circle", "square", "triangle")
+NAMES = {1: "circle", 2: "square", 3: "triangle"}  # class → name
 
 
 def box_at(x: float, y: float, size: float = 10.0) -> np.ndarray:

@@ -33,9 +33,9 @@ def test_two_sources_are_batched_through_one_forward_pass(short_clip, tiny_detec
     for source in sources:
         indices = [r.frame.index for r in results if r.frame.source == source.name]
         assert indices == list(range(24))  # every_frame: every frame, in order
-    assert all(len(r.boxes) == len(r.scores) == len(r.labels) > 0 for r in results)
-    assert {int(label) for r in results for label in r.labels} <= {1, 2, 3}
-    boxes = np.concatenate([r.boxes for r in results])
+    assert all(len(r.detections) > 0 for r in results)
+    assert {int(c) for r in results for c in r.detections.class_ids} <= {1, 2, 3}
+    boxes = np.concatenate([r.detections.xyxy for r in results])
     assert boxes[:, 2].max() <= 480 and boxes[:, 3].max() <= 360  # original pixels
 
 
@@ -123,7 +123,7 @@ def test_score_threshold_filters_and_write_errors_stop_the_stream(tmp_path, clip
     sources = open_sources(str(clip))
     config = StreamConfig(score_thresh=0.95)
     with DetectionStream(Recorder(), sources, config) as stream:
-        assert all(len(r.boxes) == 0 for r in stream)
+        assert all(len(r.detections) == 0 for r in stream)
     (tmp_path / "out").write_text("a file where the output folder should go")
     with pytest.raises(FileExistsError):
         run_stream(

@@ -17,7 +17,7 @@ from detect.evaluation.tracking import Boxes, Run, evaluate_tracking
 from detect.inference import DetectionStream, OutputConfig, StreamConfig, run_stream
 from detect.inference.counting import CountConfig
 
-NAMES = CATEGORIES.names
+NAMES = dict(enumerate(CATEGORIES.names, 1))  # a stream without categories: labels
 
 
 def counting(scenery, source: str | None = None) -> CountConfig:
@@ -31,7 +31,9 @@ def run_of(results, source: str) -> Run:
         if r.frame.source != source:
             continue
         boxes = frames.setdefault(r.frame.index + 1, Boxes())
-        for box, label, track_id in zip(r.boxes, r.labels, r.track_ids, strict=True):
+        for box, label, track_id in zip(
+            r.detections.xyxy, r.detections.class_ids, r.detections.track_ids, strict=True
+        ):
             if track_id >= 0:
                 boxes.add(int(track_id), box.tolist(), int(label), True)
     return Run(source, frames, None)
@@ -61,8 +63,10 @@ def test_two_streams_in_one_batch_keep_their_own_ids_and_counts(scenes):
     both = run(1, 2)
     for tag in (1, 2):
         alone = run(tag)
-        ids = [r.track_ids.tolist() for r in both if r.frame.source == f"cam{tag}"]
-        assert ids == [r.track_ids.tolist() for r in alone]  # the other stream changes nothing
+        ids = [r.detections.track_ids.tolist() for r in both if r.frame.source == f"cam{tag}"]
+        assert ids == [
+            r.detections.track_ids.tolist() for r in alone
+        ]  # the other stream changes nothing
         truth = scenes[tag].ground_truth()
         assert final_counts(both, f"cam{tag}") == scenes[tag].true_counts(truth)["lines"]
         report = evaluate_tracking(ground_truth(truth), run_of(both, f"cam{tag}"))
@@ -93,8 +97,8 @@ def test_a_looped_source_starts_its_tracks_afresh_and_counts_on(scenes):
     config = StreamConfig(track="bytetrack", count=counting(scenes[1]))
     with DetectionStream(TruthDetector(scenes), [source], config) as stream:
         results = list(stream)
-    first = {int(i) for r in results[:300] for i in r.track_ids if i >= 0}
-    second = {int(i) for r in results[300:] for i in r.track_ids if i >= 0}
+    first = {int(i) for r in results[:300] for i in r.detections.track_ids if i >= 0}
+    second = {int(i) for r in results[300:] for i in r.detections.track_ids if i >= 0}
     assert first and second and min(second) > max(first)  # no track spans the rewind
     once = scenes[1].true_counts(scenes[1].ground_truth())["lines"]["middle"]
     twice = {d: {name: 2 * n for name, n in c.items()} for d, c in once.items()}

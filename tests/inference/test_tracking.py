@@ -36,7 +36,7 @@ def track_scene(
         for box, label, track_id in zip(boxes, labels, ids, strict=True):
             if track_id >= 0:
                 tracked.add(int(track_id), box.tolist(), int(label), True)
-    counts = counter.snapshot().named(CATEGORIES)
+    counts = counter.snapshot().named(dict(enumerate(CATEGORIES, 1)))
     return Run("scene", frames, counts), counts, tracker
 
 

@@ -22,6 +22,20 @@ VAL_ANNOTATIONS = COCO_SUBSET / "annotations" / "instances_val2017.json"
 SHORT_CLIP = "vtest_480x360_h264.mp4"  # 795 frames, 480×360, 10 fps: the shortest clip here
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_export_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Loads in session fixtures keep their exports here, never in the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DETECT_CACHE", str(tmp_path_factory.mktemp("export-cache")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def export_cache(session_export_cache, tmp_path_factory: pytest.TempPathFactory, monkeypatch):
+    """Each test its own empty export cache (``$DETECT_CACHE``): a load exports as if first."""
+    monkeypatch.setenv("DETECT_CACHE", str(tmp_path_factory.mktemp("export-cache")))
+
+
 @pytest.fixture(scope="session")
 def coco_subset() -> Path:
     """The shared real COCO subset's root (val2017/, train2017/, annotations/)."""
@@ -125,3 +139,15 @@ def cfg_train(tiny_shapes: Path, tmp_path: Path) -> DictConfig:
 def cfg_eval(tiny_ckpt: Path, tmp_path: Path) -> DictConfig:
     """``conf/eval.yaml`` on ``tiny_ckpt``, writing under ``tmp_path``."""
     return compose_config("eval", [f"ckpt={tiny_ckpt}", f"output_dir={tmp_path / 'eval'}"])
+
+
+@pytest.fixture(scope="session")
+def trained_like_ckpt(tmp_path_factory: pytest.TempPathFactory, coco_images) -> Path:
+    """The tiny checkpoint with trained-like weights: confident detections on real images."""
+    from support.checkpoints import make_trained_like_checkpoint
+
+    folder = tmp_path_factory.mktemp("trained_like")
+    (folder / "run" / "checkpoints").mkdir(parents=True)
+    return make_trained_like_checkpoint(
+        folder / "run" / "checkpoints" / "last.ckpt", folder / "shapes", coco_images
+    )

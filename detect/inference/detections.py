@@ -67,6 +67,26 @@ class Detections:
         ids = np.asarray(categories.coco_ids, dtype=np.int64)[labels - 1]
         return cls(_numpy(boxes), _numpy(scores), ids, categories.by_id, track_ids)
 
+    @classmethod
+    def from_output(
+        cls,
+        found: Mapping[str, Any],
+        categories: CategoryMap | None,
+        score_thresh: float = DEFAULT_SCORE_THRESH,
+        classes: Sequence[int] | None = None,
+        max_detections: int | None = None,
+    ) -> Detections:
+        """A detector's output for one image (``boxes``, ``scores``, contiguous ``labels``)
+        scoring at least ``score_thresh``, of ``classes`` (category ids; None: all), the
+        ``max_detections`` best; without ``categories`` the labels stand for the ids."""
+        keep = _numpy(found["scores"]) >= score_thresh
+        boxes, scores, labels = (_numpy(found[key])[keep] for key in ("boxes", "scores", "labels"))
+        if categories is None:
+            detections = cls(boxes, scores, labels)
+        else:
+            detections = cls.from_labels(boxes, scores, labels, categories)
+        return detections.of_classes(classes).top(max_detections)
+
     def __len__(self) -> int:
         return len(self.scores)
 

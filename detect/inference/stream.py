@@ -281,26 +281,18 @@ class DetectionStream:
             self.batch_sizes[len(frames)] += 1
             threshold = self.config.score_thresh
             floor = self.analytics.floor(threshold) if self.analytics else threshold
+            limits = self.config.classes, self.config.max_detections
             for frame, found in zip(frames, detections, strict=True):
                 frame.rgb = None  # the detector's copy is no longer needed
                 self.stats[frame.source].processed += 1
-                result = Result(frame, self.kept(found, floor))
+                result = Result(
+                    frame, Detections.from_output(found, self.categories, floor, *limits)
+                )
                 if self.analytics is not None:
                     start = time.perf_counter()
                     self.analytics.update(result, threshold)
                     self.track.add(time.perf_counter() - start)
                 yield result
-
-    def kept(self, found: dict[str, torch.Tensor], floor: float) -> Detections:
-        """A detector's output as :class:`Detections`: scoring at least ``floor``, of the
-        configured classes, the ``max_detections`` best."""
-        keep = found["scores"] >= floor
-        boxes, scores, labels = (found[key][keep] for key in ("boxes", "scores", "labels"))
-        if self.categories is None:
-            detections = Detections(boxes.cpu().numpy(), scores.cpu().numpy(), labels.cpu())
-        else:
-            detections = Detections.from_labels(boxes, scores, labels, self.categories)
-        return detections.of_classes(self.config.classes).top(self.config.max_detections)
 
     def summary(self) -> StreamSummary:
         """Counts and latencies so far (read latency summed over the sources)."""

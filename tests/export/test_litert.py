@@ -11,14 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from support.checkpoints import make_checkpoint
-from support.models import well_conditioned
+from support.checkpoints import make_trained_like_checkpoint
 from support.tools import output, run_tool
 
 from detect.export.onnx import match_detections, to_numpy
 from detect.models.predictor import Predictor
-from detect.weights.checkpoint import MODEL_PREFIX, load_checkpoint
+from detect.weights.checkpoint import load_checkpoint
 
 pytest.importorskip("litert_torch", reason="the litert extra is not installed")
 
@@ -28,11 +26,9 @@ def exported(tmp_path_factory, coco_images) -> tuple[Path, Path]:
     """A trained-like tiny checkpoint and its .tflite, written by the tool (one conversion)."""
     folder = tmp_path_factory.mktemp("litert")
     (folder / "run" / "checkpoints").mkdir(parents=True)
-    path = make_checkpoint(folder / "run" / "checkpoints" / "last.ckpt", folder / "shapes")
-    model = well_conditioned(load_checkpoint(path).model, coco_images)
-    raw = torch.load(path, weights_only=True)
-    raw["state_dict"] = {MODEL_PREFIX + k: v for k, v in model.state_dict().items()}
-    torch.save(raw, path)
+    path = make_trained_like_checkpoint(
+        folder / "run" / "checkpoints" / "last.ckpt", folder / "shapes", coco_images
+    )
     result = run_tool("export", f"ckpt={path}", "format=tflite", "check.count=4", timeout=600)
     assert result.returncode == 0, output(result)[-3000:]
     assert "checked against PyTorch: 4 images" in result.stdout and "equal" in result.stdout

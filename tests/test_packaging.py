@@ -1,0 +1,87 @@
+"""detect as users install it: a wheel built from the repo, installed into a fresh virtual
+environment outside the checkout, runs train → predict → export → eval from an empty folder
+with the configs it ships; `detect --help` lists the commands."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+from support.paths import PROJECT
+
+pytestmark = pytest.mark.slow
+
+
+def run(command: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+    }
+    env["NO_ALBUMENTATIONS_UPDATE"] = "1"
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, (command, result.stdout[-3000:], result.stderr[-3000:])
+    return result
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``detect`` command of a wheel built from the checkout, installed alone into a new
+    virtual environment that borrows this one's dependencies (torch & co. are not re-installed:
+    only the wheel is new; this environment's editable ``detect`` is not visible there)."""
+    root = tmp_path_factory.mktemp("wheel")
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(root / "dist"), str(PROJECT)],
+        cwd=root,
+    )  # fmt: skip
+    wheel = next((root / "dist").glob("detect-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "detect/conf/train.yaml" in names and "detect/conf/backbone/v3_large.yaml" in names
+    assert not any(name.startswith(("benchmarks/", "tests/", "tools/")) for name in names)
+    venv = root / "venv"
+    run([sys.executable, "-m", "venv", str(venv)], cwd=root)
+    python = venv / "bin" / "python"
+    site = run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], root
+    ).stdout.strip()
+    # the dependencies of this environment, after the new one's own site-packages
+    (Path(site) / "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)], root)
+    located = run([str(python), "-c", "import detect; print(detect.__file__)"], root).stdout
+    assert Path(located.strip()).is_relative_to(Path(site)), located
+    return venv / "bin" / "detect"
+
+
+def test_the_wheel_trains_predicts_exports_and_evaluates_from_an_empty_folder(
+    installed: Path, tmp_path: Path, short_clip: Path
+):
+    detect = str(installed)
+    work = tmp_path / "empty"
+    work.mkdir()
+    listing = run([detect, "--help"], work).stdout
+    for command in ("train", "eval", "predict", "export", "check-data", "import-weights"):
+        assert f"\n  {command} " in listing, listing
+    assert run([detect, "--version"], work).stdout.startswith("detect ")
+    run([detect, "train", "debug=tiny", "run_name=first", "threads=1"], work)
+    ckpt = work / "runs" / "first" / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file() and (work / "data" / "shapes_tiny").is_dir()  # relative to the user
+    predicted = run(
+        [detect, "predict", f"ckpt={ckpt}", f"source={short_clip}", "max_frames=20",
+         "output_dir=predicted", "threads=1"],
+        work,
+    )  # fmt: skip
+    lines = (work / "predicted" / "detections.jsonl").read_text().splitlines()
+    assert len(lines) == 20 and "| 20 | 20 |" in predicted.stdout
+    run([detect, "export", f"ckpt={ckpt}", "check.count=2"], work)
+    assert (work / "runs" / "first" / "export" / "last.onnx").is_file()
+    evaluated = run([detect, "eval", f"ckpt={ckpt}", "output_dir=evaluated"], work)
+    assert "AP" in evaluated.stdout and (work / "evaluated" / "metrics.json").is_file()
+    assert not (PROJECT / "runs" / "first").exists()

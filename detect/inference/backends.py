@@ -6,11 +6,12 @@ Backends:
   optionally ``torch.compile``-d, on ``device``;
 * ``onnxruntime`` — the whole pipeline (preprocess, network, decoding, NMS) as one ONNX graph on
   ONNX Runtime's CPU provider (or the network alone with the numpy decoder): an exported
-  ``.onnx`` file (fp32 or int8) or a checkpoint exported in memory on the spot;
+  ``.onnx`` file (fp32 or int8) or a checkpoint exported in memory, checked against PyTorch and
+  kept in the export cache (:mod:`~detect.inference.export_cache`): only its first load exports;
 * ``litert`` — a ``.tflite`` export on LiteRT's interpreter (XNNPACK), numpy decoder;
 * ``auto`` — the fastest that fits, by measurement on this kind of CPU (bench: ONNX Runtime's
   whole graph 0.29× torchvision's time, PyTorch eager 0.85×): ``onnxruntime`` on the CPU for a
-  checkpoint (exported in memory and checked against PyTorch on two images, else PyTorch) or an
+  checkpoint (exported and checked against PyTorch on two images, else PyTorch; cached) or an
   ``.onnx``, ``litert`` for a ``.tflite``, ``pytorch`` on a GPU.
 
 All take (3, H, W) uint8 tensors and give per image ``boxes`` (xyxy, original pixels),
@@ -34,6 +35,7 @@ from detect.export.deployed import DeployedDetector
 from detect.export.fuse import fuse_conv_bn
 from detect.export.onnx import compare_backends, export_bytes, metadata_for
 from detect.export.runtime import OnnxDetector
+from detect.inference.export_cache import ExportCache, read_weights
 from detect.models.predictor import Detector, Predictor
 from detect.weights.checkpoint import Checkpoint
 from detect.weights.hub import HubConfig
@@ -92,11 +94,12 @@ def load_exported(path: Path, backend: str, threads: int | None) -> LoadedDetect
     )
 
 
-def exported_in_memory(checkpoint: Checkpoint, threads: int | None) -> OnnxDetector:
+def export_checkpoint(checkpoint: Checkpoint) -> bytes:
+    """The checkpoint's whole pipeline as a serialized ONNX model, metadata embedded."""
     metadata = metadata_for(
         checkpoint.model, checkpoint.categories, checkpoint.model_config, checkpoint.run_config
     )
-    return OnnxDetector(export_bytes(checkpoint.model, metadata), threads)
+    return export_bytes(checkpoint.model, metadata)
 
 
 def agrees(runtime: OnnxDetector, checkpoint: Checkpoint) -> bool:
@@ -116,38 +119,92 @@ def load_detector(
     threads: int | None = None,
     compile: bool = False,
     hub: HubConfig | None = None,
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> LoadedDetector:
     """``path``: a training checkpoint (``.ckpt``), ``torchvision:<name>`` (a published COCO
     detector, fetched through ``hub``) or an exported model (``.onnx``, ``.tflite``).
-    ``threads``: intra-op threads (None: the backend's default)."""
+    ``threads``: intra-op threads (None: the backend's default). ``cache``: a checkpoint run on
+    ONNX Runtime keeps its checked export in ``cache_dir`` (None: the default folder, see
+    :mod:`~detect.inference.export_cache`) and later loads read it from there; False writes
+    nothing and exports on every load."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if Path(path).suffix in EXPORTED:
         return load_exported(Path(path), backend, threads)
-    checkpoint = open_checkpoint(path, hub)
-    source = f"{path} (step {checkpoint.global_step}"
     if backend == "litert":
         raise ConfigError(
             f"{path}: backend=litert runs .tflite files; write one with tools/export.py "
             "format=tflite (the conversion takes a minute)"
         )
-    if backend == "auto":
-        backend = "pytorch"
-        if device == "cpu":
-            runtime = exported_in_memory(checkpoint, threads)
-            if agrees(runtime, checkpoint):
-                detector: Detector = ExportedPredictor(runtime)
-                source += ", auto: onnxruntime fp32, exported in memory, checked)"
-                return LoadedDetector(
-                    detector, checkpoint.categories, checkpoint.run_config, source, "onnxruntime"
-                )
-            log.warning("%s: the ONNX export disagrees with PyTorch; running PyTorch", path)
-    if backend == "onnxruntime":
-        detector = ExportedPredictor(exported_in_memory(checkpoint, threads))
-        source += ", onnxruntime fp32, exported in memory)"
-    else:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        detector = Predictor(fuse_conv_bn(checkpoint.model), device, compile=compile)
-        source += f", pytorch{' compiled' if compile else ''}, Conv+BN fused)"
-    return LoadedDetector(detector, checkpoint.categories, checkpoint.run_config, source, backend)
+    if backend == "onnxruntime" or (backend == "auto" and device == "cpu"):
+        exports = ExportCache(cache_dir) if cache else None
+        return on_onnxruntime(path, backend == "auto", threads, compile, hub, exports)
+    return on_pytorch(open_checkpoint(path, hub), path, device, threads, compile)
+
+
+def on_onnxruntime(
+    path: str | Path,
+    auto: bool,
+    threads: int | None,
+    compile: bool,
+    hub: HubConfig | None,
+    exports: ExportCache | None,
+) -> LoadedDetector:
+    """A checkpoint's whole pipeline on ONNX Runtime: its checked export from ``exports`` when
+    there, else exported in memory, checked against PyTorch and kept there. Without ``exports``
+    the export is checked for ``auto`` only, as before there was a cache. ``auto``: PyTorch
+    when the export disagrees."""
+    label = "auto: onnxruntime fp32" if auto else "onnxruntime fp32"
+    weights = read_weights(path, hub) if exports else None
+    if exports is not None and weights is not None:
+        cached = exports.load(weights.key, threads)
+        if cached:
+            meta = cached.runtime.metadata
+            return LoadedDetector(
+                ExportedPredictor(cached.runtime),
+                CategoryMap(meta.coco_ids, meta.names),
+                meta.run_config,
+                f"{path} (step {cached.global_step}, {label}, from the export cache: "
+                f"{cached.path}, checked when written)",
+                "onnxruntime",
+            )
+    checkpoint = weights.checkpoint(hub) if weights else open_checkpoint(path, hub)
+    data = export_checkpoint(checkpoint)
+    runtime = OnnxDetector(data, threads)
+    source = f"{path} (step {checkpoint.global_step}, {label}, exported in memory"
+    if auto or exports is not None:  # onnxruntime asked for, nothing kept: unchecked as before
+        if not agrees(runtime, checkpoint):
+            log.warning("%s: the ONNX export disagrees with PyTorch", path)
+            if auto:
+                return on_pytorch(checkpoint, path, "cpu", threads, compile)
+            source += ", disagrees with PyTorch, not cached"
+        else:
+            source += ", checked"
+            if exports is not None and weights is not None:
+                written = exports.write(weights.key, data, checkpoint.global_step)
+                source += f", cached as {written}" if written else ""
+    return LoadedDetector(
+        ExportedPredictor(runtime),
+        checkpoint.categories,
+        checkpoint.run_config,
+        source + ")",
+        "onnxruntime",
+    )
+
+
+def on_pytorch(
+    checkpoint: Checkpoint, path: str | Path, device: str, threads: int | None, compile: bool
+) -> LoadedDetector:
+    """The checkpoint's SSDLite, every Conv + BN folded, on ``device``."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    detector = Predictor(fuse_conv_bn(checkpoint.model), device, compile=compile)
+    source = f"{path} (step {checkpoint.global_step}, pytorch{' compiled' if compile else ''}, "
+    return LoadedDetector(
+        detector,
+        checkpoint.categories,
+        checkpoint.run_config,
+        source + "Conv+BN fused)",
+        "pytorch",
+    )

@@ -7,6 +7,7 @@ checked to be plain data (:mod:`detect.plain`) before anything is built from it.
 
 from __future__ import annotations
 
+import io
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,14 +55,16 @@ def checkpoint_meta(
     }
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
+def read_checkpoint(path: str | Path, data: bytes | None = None) -> dict[str, Any]:
     """The raw checkpoint dict, its ``detect`` entry checked; else a :class:`CheckpointError`
-    that names the file and says why."""
+    that names the file and says why. ``data``: the file's bytes, when the caller has read
+    them already (they are what is loaded, so a file replaced meanwhile cannot mix in)."""
     path = Path(path)
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    source = path if data is None else io.BytesIO(data)
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code runs
+        raw = torch.load(source, map_location="cpu", weights_only=True)  # no pickled code runs
     except pickle.UnpicklingError:
         raise CheckpointError(
             f"{path} is not a detect checkpoint: it is damaged, or it holds objects other than "
@@ -95,9 +98,12 @@ def categories_of(meta: Mapping[str, Any], source: str) -> CategoryMap:
         raise CheckpointError(f"{source}: its category list is unreadable ({error})") from None
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Rebuild the detector from the checkpoint alone and load its (EMA) weights."""
-    raw = read_checkpoint(path)
+def load_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu", data: bytes | None = None
+) -> Checkpoint:
+    """Rebuild the detector from the checkpoint alone and load its (EMA) weights (``data``: see
+    :func:`read_checkpoint`)."""
+    raw = read_checkpoint(path, data)
     meta = raw[CHECKPOINT_KEY]
     categories = categories_of(meta.get("categories", {}), str(path))
     try:

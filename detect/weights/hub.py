@@ -56,16 +56,20 @@ def check_hash(path: Path, name: str) -> None:
 
 
 def load_weights(published_url: str, hub: HubConfig | None = None) -> dict[str, Tensor]:
-    """The state dict published at ``published_url`` (or ``hub.url``), downloaded into the
-    cache on first use and read from there after; ``hub.weights_path`` instead of both. Loaded
-    with ``weights_only=True``."""
+    """The state dict in :func:`weights_file`, loaded with ``weights_only=True``."""
+    return _load(weights_file(published_url, hub))
+
+
+def weights_file(published_url: str, hub: HubConfig | None = None) -> Path:
+    """The file published at ``published_url`` (or ``hub.url``), downloaded into the cache on
+    first use and found there after; ``hub.weights_path`` instead of both."""
     hub = hub or HubConfig()
     if hub.weights_path:
         path = Path(hub.weights_path)
         if not path.is_file():
             raise CheckpointError(f"weights file not found: {path} (hub.weights_path)")
         check_hash(path, path.name)
-        return _load(path)
+        return path
     url = hub.url or published_url
     name = file_name(url)
     cached = hub.folder() / name
@@ -87,7 +91,7 @@ def load_weights(published_url: str, hub: HubConfig | None = None) -> dict[str, 
                 f"the download of {url} is damaged or not the published file ({error}); "
                 "nothing was kept in the cache: try again, or check hub.url"
             ) from None
-    return _load(cached)
+    return cached
 
 
 def _load(path: Path) -> dict[str, Tensor]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from detect.weights.checkpoint import Checkpoint, load_checkpoint
 from detect.weights.hub import HubConfig
-from detect.weights.torchvision import PREFIX, torchvision_detector
+from detect.weights.torchvision import PREFIX, published_file, torchvision_detector
 
 
 def is_published(spec: str | Path) -> bool:
@@ -20,3 +20,11 @@ def open_checkpoint(spec: str | Path, hub: HubConfig | None = None) -> Checkpoin
     if is_published(spec):
         return torchvision_detector(str(spec).removeprefix(PREFIX), hub)
     return load_checkpoint(spec)
+
+
+def weights_file(spec: str | Path, hub: HubConfig | None = None) -> Path:
+    """The file ``spec``'s weights are read from: the checkpoint itself, or the published file
+    (downloaded on first use)."""
+    if is_published(spec):
+        return published_file(str(spec).removeprefix(PREFIX), hub)
+    return Path(spec)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from torchvision.models import (
@@ -29,7 +30,7 @@ from detect.models import SSDLite, load_torchvision, mobilenet
 from detect.models.backbones import MobileNet
 from detect.models.factory import build_detector
 from detect.weights.checkpoint import Checkpoint
-from detect.weights.hub import HubConfig, load_weights
+from detect.weights.hub import HubConfig, load_weights, weights_file
 
 PREFIX = "torchvision:"
 UNUSED = "N/A"  # torchvision's name for the COCO ids no category has
@@ -88,16 +89,26 @@ def coco_categories(names: Sequence[str]) -> tuple[CategoryMap, list[int]]:
     return CategoryMap(tuple(ids), tuple(names[index] for index in ids)), unused
 
 
-def torchvision_detector(name: str, hub: HubConfig | None = None) -> Checkpoint:
-    """A published torchvision detector as a :class:`Checkpoint`: built from its config,
-    its weights downloaded (or ``hub.weights_path``) and loaded, its COCO categories named;
-    the run config records where it came from and its published COCO figure."""
+def published_detector(name: str) -> PublishedDetector:
+    """What torchvision publishes as ``name``, or a :class:`CheckpointError` naming the choices."""
     if name not in DETECTORS:
         raise CheckpointError(
             f"unknown torchvision detector {name!r}; choose {PREFIX}"
             + f", {PREFIX}".join(DETECTORS)
         )
-    published = DETECTORS[name]
+    return DETECTORS[name]
+
+
+def published_file(name: str, hub: HubConfig | None = None) -> Path:
+    """The file holding published detector ``name``'s weights (downloaded on first use)."""
+    return weights_file(published_detector(name).weights.url, hub)
+
+
+def torchvision_detector(name: str, hub: HubConfig | None = None) -> Checkpoint:
+    """A published torchvision detector as a :class:`Checkpoint`: built from its config,
+    its weights downloaded (or ``hub.weights_path``) and loaded, its COCO categories named;
+    the run config records where it came from and its published COCO figure."""
+    published = published_detector(name)
     weights = published.weights
     categories, unused = coco_categories(weights.meta["categories"])
     model_config = {

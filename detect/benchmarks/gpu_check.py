@@ -30,9 +30,11 @@ from hydra import compose
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from detect.benchmarks.latency import Backends, bench, format_report
+from detect.benchmarks.latency import bench
+from detect.benchmarks.latency_report import format_report
 from detect.benchmarks.training import compare_training, format_comparison
 from detect.cli.train import build
+from detect.evaluation.backend_runners import Backends
 from detect.export.runtime import CUDA_PROVIDER
 from detect.training.speed import SpeedConfig
 

@@ -15,11 +15,11 @@ from torchvision.models.detection import (
 )
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
+from detect.evaluation.bench import NUM_CLASSES
 from detect.evaluation.latency import Detections, Runner, StageTimes, on_device, sync
 from detect.models import SSDLite
 from detect.models.convert import remap_in_order
 
-NUM_CLASSES = 91  # torchvision's COCO head: background + 90 category ids
 TORCHVISION = "torchvision ssdlite320_mobilenet_v3_large"
 TORCHVISION_SIZE = 320
 # torchvision's published cost of ssdlite320_mobilenet_v3_large (its "GFLOPS" are MAdds)

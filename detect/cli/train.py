@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +12,24 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
 from detect.cli.checks import check_train_config
-from detect.data.datamodule import DetectionDataModule
-from detect.data.registry import absolute_paths, build_dataset
-from detect.data.transforms import build_transforms
-from detect.errors import ConfigError, DatasetError
+from detect.data.registry import absolute_paths
+from detect.errors import ConfigError
 from detect.training.checkpoint_io import AtomicCheckpointIO
 from detect.training.console import quiet_lightning_tips
+from detect.training.data import train_val_data
 from detect.training.module import DetectionModule
 from detect.training.optim import ScheduleConfig
+from detect.training.resume import resume_checkpoint
+from detect.training.run import TrainingRun, fit
 from detect.training.speed import SpeedConfig
-from detect.weights.checkpoint import CHECKPOINT_KEY, read_checkpoint
+from detect.training.start import for_categories, load_start_weights, plan_start
 from detect.weights.hub import HubConfig
-from detect.weights.sources import open_checkpoint
-from detect.weights.torchvision import load_backbone
-from detect.weights.transfer import plan_head, transfer_config, transfer_weights
-
-log = logging.getLogger(__name__)
 
 # Lightning 2.6's pytree helper trips torch ≥ 2.10's LeafSpec deprecation on every run: noise.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-
-LAST = "last.ckpt"
 
 
 def launched_rank() -> int:
@@ -62,62 +53,6 @@ def process_output_subdir(subdir: str) -> str | None:
 # conf/train.yaml's hydra node: one run directory shared by every process torchrun/srun starts
 OmegaConf.register_new_resolver("process_job_name", process_job_name, replace=True)
 OmegaConf.register_new_resolver("process_output_subdir", process_output_subdir, replace=True)
-
-
-def resume_checkpoint(cfg: DictConfig) -> str | None:
-    """The checkpoint to continue from: ``ckpt_path``; else with ``resume=true`` the run's
-    ``last.ckpt`` (refused by name when it is missing); with ``resume=auto`` that file when it
-    exists and a fresh start when not (what an elastic restart needs: the same command starts
-    the run and continues it)."""
-    if cfg.ckpt_path:
-        return str(cfg.ckpt_path)
-    if not (isinstance(cfg.resume, bool) or cfg.resume == "auto"):
-        raise ConfigError(
-            f"resume={cfg.resume}: choose true (continue run_name), false (a fresh run) or "
-            "auto (continue run_name if it has a last.ckpt, else start it)"
-        )
-    last = Path(cfg.paths.run_dir) / "checkpoints" / LAST
-    if cfg.resume is False or (cfg.resume == "auto" and not last.is_file()):
-        return None
-    if not last.is_file():
-        runs = sorted(
-            Path(cfg.runs_dir).glob(f"*/checkpoints/{LAST}"), key=lambda p: p.stat().st_mtime
-        )
-        hint = f"; the newest is run_name={runs[-1].parent.parent.name}" if runs else ""
-        raise ConfigError(
-            f"resume=true but {last} does not exist: pass the run_name of the run to continue "
-            f"(its directory under {cfg.runs_dir}/){hint}, resume=auto to start it when it has "
-            "none, or ckpt_path=<file>"
-        )
-    return str(last)
-
-
-def check_resume(cfg: DictConfig, ckpt_path: str) -> dict[str, Any]:
-    """Read the checkpoint (refused by name if it is not a plain detect checkpoint) and refuse a
-    schedule it cannot continue, before any data is read: another batch size (an epoch would
-    change its steps), or fewer epochs than it has already run. More epochs extend the run
-    (the schedule is re-planned from the current step). Returns the raw checkpoint."""
-    raw = read_checkpoint(ckpt_path)
-    meta = raw[CHECKPOINT_KEY]
-    stored = meta.get("run_config", {})
-    then_batch = stored.get("loader", {}).get("batch_size")
-    if then_batch is not None and then_batch != cfg.loader.batch_size:
-        raise ConfigError(
-            f"{ckpt_path} was trained with loader.batch_size={then_batch}, this config has "
-            f"{cfg.loader.batch_size}: resume with the same batch size (or start a new run)"
-        )
-    then_epochs = stored.get("trainer", {}).get("max_epochs")
-    steps, total = int(raw.get("global_step", 0)), meta.get("total_steps")
-    now_epochs = cfg.trainer.get("max_epochs")
-    if then_epochs and total and now_epochs and now_epochs > 0:
-        planned = total * now_epochs // then_epochs
-        if planned < steps:
-            raise ConfigError(
-                f"{ckpt_path} is at step {steps} (epoch {raw.get('epoch', 0)}); "
-                f"trainer.max_epochs={now_epochs} plans only {planned} steps: resume with at "
-                f"least {-(-steps * then_epochs // total)} epochs (or start a new run)"
-            )
-    return raw
 
 
 def check_not_a_ddp_sweep(cfg: DictConfig) -> None:
@@ -145,20 +80,6 @@ def check_shared_run_name(cfg: DictConfig) -> None:
         )
 
 
-def datasets(cfg: DictConfig, size: int) -> DetectionDataModule:
-    """Train set with the augmentation preset ending at the model's ``size``; val set untouched
-    (the model resizes it, and detections come back in original pixels for COCO eval)."""
-    data = OmegaConf.to_container(cfg.data, resolve=True)
-    train = build_dataset(data, "train", transforms=build_transforms(cfg.augment, size))
-    val = build_dataset(data, "val")
-    if train.categories != val.categories:
-        raise DatasetError(
-            f"train and val sets have different categories ({train.categories.names} vs "
-            f"{val.categories.names}); they must share one annotation category list"
-        )
-    return DetectionDataModule(train, val, **cfg.loader, seed=cfg.seed)
-
-
 def instantiate_each(group: DictConfig | None) -> list[Any]:
     """The objects of a callbacks/logger group, in order; entries set to null are left out."""
     return [instantiate(node) for node in (group or {}).values() if node is not None]
@@ -174,17 +95,6 @@ def run_config(cfg: DictConfig) -> dict[str, Any]:
     return config
 
 
-@dataclass
-class TrainingRun:
-    """Everything ``trainer.fit`` needs, built from one config."""
-
-    trainer: L.Trainer
-    module: DetectionModule
-    datamodule: DetectionDataModule
-    run_dir: Path
-    ckpt_path: str | None
-
-
 def build(cfg: DictConfig) -> TrainingRun:
     """Check the config, the resume point and the weights to start from (before any data is
     read), then build data, module (with its starting weights), callbacks, loggers, Trainer."""
@@ -193,35 +103,30 @@ def build(cfg: DictConfig) -> TrainingRun:
     check_not_a_ddp_sweep(cfg)
     check_shared_run_name(cfg)
     hub = HubConfig(**cfg.hub)
-    ckpt_path = resume_checkpoint(cfg)
-    model_config = OmegaConf.to_container(cfg.model, resolve=True)
-    source = None
-    if ckpt_path:
-        raw = check_resume(cfg, ckpt_path)
-        model_config = raw[CHECKPOINT_KEY]["model"]  # exactly the network being continued
-        rank_zero_info(
-            f"resuming from {ckpt_path} (epoch {raw['epoch']}, global step {raw['global_step']})"
-        )
-    elif cfg.init_from:
-        source = open_checkpoint(cfg.init_from, hub)
-        if cfg.finetune.architecture == "source":
-            model_config = source.model_config
-        elif cfg.finetune.architecture != "config":
-            raise ConfigError(
-                f"finetune.architecture={cfg.finetune.architecture}: choose source or config"
-            )
+    run_dir = Path(cfg.paths.run_dir)
+    start = plan_start(
+        OmegaConf.to_container(cfg.model, resolve=True),
+        batch_size=cfg.loader.batch_size,
+        max_epochs=cfg.trainer.get("max_epochs"),
+        resume_from=resume_checkpoint(run_dir, cfg.runs_dir, cfg.resume, cfg.ckpt_path),
+        init_from=cfg.init_from,
+        architecture=cfg.finetune.architecture,
+        hub=hub,
+    )
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = datasets(cfg, model_config["size"])
-    categories = datamodule.train_dataset.categories
-    plan = None
-    if source is not None:
-        plan = plan_head(source, categories, cfg.finetune.fold_unmatched)
-        model_config = transfer_config(model_config, plan)
+    datamodule = train_val_data(
+        OmegaConf.to_container(cfg.data, resolve=True),
+        cfg.augment,
+        start.model_config["size"],
+        seed=cfg.seed,
+        **cfg.loader,
+    )
+    start = for_categories(start, datamodule.train_dataset.categories, cfg.finetune.fold_unmatched)
     module = DetectionModule(
-        model_config=model_config,
-        categories=categories,
+        model_config=start.model_config,
+        categories=datamodule.train_dataset.categories,
         optimizer=instantiate(cfg.optimizer),
         schedule=ScheduleConfig(**cfg.schedule),
         on_nonfinite_loss=cfg.on_nonfinite_loss,
@@ -229,13 +134,7 @@ def build(cfg: DictConfig) -> TrainingRun:
         backbone_lr_mult=cfg.finetune.backbone_lr_mult,
         speed=SpeedConfig(**cfg.speed),
     )
-    if source is not None:
-        rank_zero_info(transfer_weights(source, module.model, plan, cfg.init_from).summary())
-    elif not ckpt_path and model_config["backbone"].get("pretrained"):
-        backbone = model_config["backbone"]
-        load_backbone(module.model, backbone["name"], backbone["pretrained"], hub)
-        rank_zero_info(f"backbone: {backbone['name']} ImageNet weights ({backbone['pretrained']})")
-    run_dir = Path(cfg.paths.run_dir)
+    load_start_weights(start, module.model, hub)
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         callbacks=instantiate_each(cfg.callbacks),
@@ -243,34 +142,12 @@ def build(cfg: DictConfig) -> TrainingRun:
         default_root_dir=run_dir,
         plugins=[AtomicCheckpointIO()],
     )
-    return TrainingRun(trainer, module, datamodule, run_dir, ckpt_path)
+    return TrainingRun(trainer, module, datamodule, run_dir, start.resume_from)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit; returns the last validation metrics. Everything lands in the run directory."""
-    run = build(cfg)
-    rank_zero_info(f"run directory: {run.run_dir.resolve()}")
-    run.trainer.fit(
-        run.module, datamodule=run.datamodule, ckpt_path=run.ckpt_path, weights_only=True
-    )
-    metrics = {
-        name: float(value)
-        for name, value in run.trainer.callback_metrics.items()
-        if name.startswith("val/")
-    }
-    if run.module.last_summary:
-        rank_zero_info(f"last validation (COCO, pycocotools):\n{run.module.last_summary}")
-    best = run.trainer.checkpoint_callback
-    rank_zero_info(
-        f"done: {summarise(metrics)}\nbest checkpoint: {best.best_model_path if best else None}"
-        f"\nrun directory: {run.run_dir.resolve()}"
-    )
-    return metrics
-
-
-def summarise(metrics: dict[str, Any]) -> str:
-    names = ("val/AP", "val/AP50", "val/AP75")
-    return ", ".join(f"{n.removeprefix('val/')} {metrics[n]:.3f}" for n in names if n in metrics)
+    """Build the run ``cfg`` describes and fit it; returns the last validation metrics."""
+    return fit(build(cfg))
 
 
 def run_train(cfg: DictConfig) -> float | None:

@@ -9,14 +9,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 from support.configs import compose_config, tiny
 from support.tools import assert_one_line_error, run_tool
 
-from detect.cli.train import (
-    build,
-    process_job_name,
-    process_output_subdir,
-    resume_checkpoint,
-    train,
-)
-from detect.errors import ConfigError
+from detect.cli.train import build, process_job_name, process_output_subdir, train
 from detect.models import ssdlite
 from detect.models.factory import build_detector
 
@@ -74,26 +67,6 @@ def test_unknown_key_and_option_fail_with_hydras_message():
     cfg = compose_config("train", [])
     with pytest.raises((ConfigAttributeError, ConfigKeyError)):
         _ = cfg.model.no_such_key
-
-
-def test_resume_without_a_checkpoint_names_the_fix(tmp_path):
-    old = tmp_path / "2026-01-01_00-00-00" / "checkpoints"
-    old.mkdir(parents=True)
-    (old / "last.ckpt").write_bytes(b"")
-    cfg = compose_config("train", [f"runs_dir={tmp_path}", "run_name=new", "resume=true"])
-    with pytest.raises(ConfigError, match="run_name=2026-01-01_00-00-00"):
-        resume_checkpoint(cfg)
-
-
-def test_resume_auto_starts_a_new_run_and_continues_one_with_a_last_checkpoint(tmp_path):
-    overrides = [f"runs_dir={tmp_path}", "run_name=r", "resume=auto"]
-    assert resume_checkpoint(compose_config("train", overrides)) is None
-    last = tmp_path / "r" / "checkpoints" / "last.ckpt"
-    last.parent.mkdir(parents=True)
-    last.write_bytes(b"")
-    assert resume_checkpoint(compose_config("train", overrides)) == str(last)
-    with pytest.raises(ConfigError, match=r"resume=maybe: choose true .* false .* or auto"):
-        resume_checkpoint(compose_config("train", [*overrides[:2], "resume=maybe"]))
 
 
 def test_processes_started_by_torchrun_share_the_run_directory(monkeypatch):

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from support.checkpoints import make_checkpoint
 from support.configs import compose_config
 from support.paths import COCO_SUBSET, VIDEOS
+from support.tools import ENV as TOOL_ENV
 
 from detect.data.images import load_images, read_image, to_chw_tensor
 
@@ -22,18 +23,25 @@ VAL_ANNOTATIONS = COCO_SUBSET / "annotations" / "instances_val2017.json"
 SHORT_CLIP = "vtest_480x360_h264.mp4"  # 795 frames, 480×360, 10 fps: the shortest clip here
 
 
+def use_export_cache(patch: pytest.MonkeyPatch, folder: Path) -> None:
+    """``$DETECT_CACHE`` here and in the tools the tests run (their environment, copied at
+    import, is patched in place)."""
+    patch.setenv("DETECT_CACHE", str(folder))
+    patch.setitem(TOOL_ENV, "DETECT_CACHE", str(folder))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_export_cache(tmp_path_factory: pytest.TempPathFactory):
     """Loads in session fixtures keep their exports here, never in the user's ~/.cache."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DETECT_CACHE", str(tmp_path_factory.mktemp("export-cache")))
+        use_export_cache(patch, tmp_path_factory.mktemp("export-cache"))
         yield
 
 
 @pytest.fixture(autouse=True)
 def export_cache(session_export_cache, tmp_path_factory: pytest.TempPathFactory, monkeypatch):
     """Each test its own empty export cache (``$DETECT_CACHE``): a load exports as if first."""
-    monkeypatch.setenv("DETECT_CACHE", str(tmp_path_factory.mktemp("export-cache")))
+    use_export_cache(monkeypatch, tmp_path_factory.mktemp("export-cache"))
 
 
 @pytest.fixture(scope="session")

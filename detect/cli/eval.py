@@ -21,7 +21,16 @@ def run_eval(cfg: DictConfig) -> dict[str, float]:
     report = ReportConfig(**cfg.report) if cfg.analysis else None
     resolve_backend(cfg.coco_backend)  # a bad choice stops before the detector runs
     hub = HubConfig(**cfg.hub)
-    loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads, cfg.compile, hub)
+    loaded = load_detector(
+        cfg.ckpt,
+        cfg.backend,
+        cfg.device,
+        cfg.threads,
+        cfg.compile,
+        hub,
+        cache=cfg.cache,
+        cache_dir=cfg.cache_dir,
+    )
     data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
     dataset = model_dataset(loaded.categories, loaded.run_config, data, cfg.split, cfg.ckpt)
     evaluator = evaluate(

@@ -47,7 +47,15 @@ def run_detect(cfg: DictConfig) -> StreamSummary:
     end, once every output is closed."""
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # FFmpeg says why instead
     config = stream_config(cfg)  # settings checked before the model loads
-    loaded = load_detector(cfg.ckpt, cfg.backend, cfg.device, cfg.threads, hub=HubConfig(**cfg.hub))
+    loaded = load_detector(
+        cfg.ckpt,
+        cfg.backend,
+        cfg.device,
+        cfg.threads,
+        hub=HubConfig(**cfg.hub),
+        cache=cfg.cache,
+        cache_dir=cfg.cache_dir,
+    )
     reconnect = Reconnect(**OmegaConf.to_container(cfg.reconnect, resolve=True))
     sources = open_sources(source_list(cfg.source), cfg.loop, reconnect, cfg.timeout_s)
     outputs = OutputConfig(

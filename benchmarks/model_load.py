@@ -1,6 +1,7 @@
-"""Load time of a checkpoint with ``backend=auto`` on the CPU: cold (an empty export cache: the
-checkpoint read, exported to ONNX and checked against PyTorch) against warm (its checked export
-read back from the cache), and an ``.onnx`` file loaded directly for reference.
+"""Load time of a checkpoint, ``Model(ckpt)`` (``backend=auto``) on the CPU: cold (an empty
+export cache: the checkpoint read, exported to ONNX and checked against PyTorch) against warm
+(its checked export read back from the cache), and an ``.onnx`` file loaded directly for
+reference.
 
 The three loads are timed interleaved, round after round (absolute times swing on a shared
 machine; medians measured together hold), each cold load into a new empty cache folder. The
@@ -21,7 +22,7 @@ from pathlib import Path
 import torch
 from torchvision.models.detection import SSDLite320_MobileNet_V3_Large_Weights
 
-from detect.inference.backends import load_detector
+from detect import Model
 from detect.models.factory import build_detector
 from detect.weights.checkpoint import MODEL_PREFIX, checkpoint_meta
 from detect.weights.torchvision import DETECTORS, coco_categories
@@ -74,9 +75,9 @@ def measure(
     """Seconds per load of each kind, ``rounds`` of each, interleaved; after one untimed cold
     load that fills the warm cache and gives the ``.onnx`` file (the entry's graph itself)."""
     warm_cache = workdir / "warm"
-    first = load_detector(checkpoint, cache_dir=warm_cache, threads=threads)
+    first = Model(checkpoint, threads=threads, cache_dir=warm_cache)
     if first.backend != "onnxruntime":
-        raise RuntimeError(f"backend=auto did not choose ONNX Runtime: {first.description}")
+        raise RuntimeError(f"backend=auto did not choose ONNX Runtime: {first.loaded.description}")
     [entry] = warm_cache.glob("*.onnx")
     onnx_file = Path(shutil.copy(entry, workdir / "model.onnx"))
     times: dict[str, list[float]] = {kind: [] for kind in KINDS}
@@ -84,12 +85,12 @@ def measure(
         for kind in KINDS[round_ % 3 :] + KINDS[: round_ % 3]:  # each kind first in turn
             cache = warm_cache if kind == "warm" else workdir / f"cold-{round_}"
             start = time.perf_counter()
-            loaded = load_detector(
-                onnx_file if kind == "onnx" else checkpoint, cache_dir=cache, threads=threads
+            model = Model(
+                onnx_file if kind == "onnx" else checkpoint, threads=threads, cache_dir=cache
             )
             times[kind].append(time.perf_counter() - start)
-            if (kind == "warm") != (FROM_CACHE in loaded.description):
-                raise RuntimeError(f"{kind} load: {loaded.description}")
+            if (kind == "warm") != (FROM_CACHE in model.loaded.description):
+                raise RuntimeError(f"{kind} load: {model.loaded.description}")
     return times
 
 
@@ -98,7 +99,7 @@ def format_table(times: dict[str, list[float]], checkpoint: Path) -> str:
     warm = statistics.median(times["warm"])
     size = checkpoint.stat().st_size / 2**20
     lines = [
-        f"{checkpoint.name} ({size:.1f} MiB), backend=auto on the CPU, "
+        f"Model({checkpoint.name}) ({size:.1f} MiB), backend=auto on the CPU, "
         f"{len(times['warm'])} rounds interleaved",
         "| load | median s | min s | ÷ warm median |",
         "|---|---|---|---|",

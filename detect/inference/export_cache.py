@@ -5,10 +5,10 @@ and checked against PyTorch; this keeps that graph, so a later load of the same 
 file instead. An entry is named by a key: the sha256 of the weights file's bytes and of
 everything else the graph depends on (detect's version, torch's exporter and opset, onnx's, and
 the onnxruntime that ran the check), so changed weights or a new version never meet an old
-graph. An entry is two files, each written atomically: ``<key>.onnx`` (the graph, with its
-metadata) and, only once the parity check passed, ``<key>.json`` (the graph's sha256 and the
-checkpoint's step). One that does not read back whole is a miss, with a warning, and is written
-again.
+graph. An entry is written only once the parity check passed, as two files, each atomically:
+``<key>.onnx`` (the graph, with its metadata), then ``<key>.json`` (the graph's sha256 and the
+checkpoint's step). One that does not read back whole (a record missing, bytes not those it
+recorded) is a miss, with a warning, and is written again.
 
 The folder: ``$DETECT_CACHE``, else ``$XDG_CACHE_HOME/detect/exports`` (``~/.cache/…``). Clear it
 with :func:`clear_cache`, or delete the folder a load's description names.

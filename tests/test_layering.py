@@ -15,7 +15,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def lint(root: Path) -> subprocess.CompletedProcess:
-    """``lint-imports`` over the ``detect`` package found at ``root``."""
+    """``lint-imports`` over the ``detect`` and ``benchmarks`` packages found at ``root``."""
     return subprocess.run(
         [str(LINT_IMPORTS), str(root / "pyproject.toml"), "--no-cache", "--no-logo"],
         cwd=root,
@@ -28,9 +28,11 @@ def lint(root: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The package and its contracts, copied so that a test can break them."""
+    """The packages and their contracts, copied so that a test can break them."""
     root = tmp_path_factory.mktemp("layering")
-    shutil.copytree(PROJECT / "detect", root / "detect", ignore=shutil.ignore_patterns("__py*"))
+    for package in ("detect", "benchmarks"):
+        ignore = shutil.ignore_patterns("__py*")
+        shutil.copytree(PROJECT / package, root / package, ignore=ignore)
     shutil.copy(PROJECT / "pyproject.toml", root)
     return root
 
@@ -50,6 +52,7 @@ def test_the_contracts_hold(copy):
         ("evaluation/evaluate.py", "import detect.data.datamodule", "only training needs"),
         ("inference/stream.py", "import hydra", "only the tool wiring"),
         ("export/runtime.py", "import torch", "the deployment runtime"),
+        ("evaluation/bench.py", "import benchmarks.twins", "detect never imports the peer"),
     ],
 )
 def test_a_reverse_import_breaks_its_contract(copy, module, line, contract):

@@ -38,9 +38,7 @@ COMMANDS: dict[str, Command] = {
             "detect on images, videos, webcams, streams",
         ),
         Command("export", "export", "detect.cli.export:run_export", "write ONNX / LiteRT, checked"),
-        Command(
-            "bench", "bench", "detect.benchmarks.latency:run_bench", "latency per backend, cost"
-        ),
+        Command("bench", "bench", "detect.cli.bench:run_bench", "latency per backend, cost, floor"),
         Command(
             "check-data",
             "check_dataset",
@@ -78,12 +76,6 @@ COMMANDS: dict[str, Command] = {
             "prepare_coco",
             "detect.cli.prepare_coco:run_prepare_coco",
             "download and unpack COCO 2017",
-        ),
-        Command(
-            "gpu-check",
-            "gpu_check",
-            "detect.benchmarks.gpu_check:run_gpu_check",
-            "a CUDA machine checked end to end",
         ),
     )
 }

@@ -10,7 +10,8 @@ the device (moved there once, before timing) — and each stage is timed with ``
   Runtime's whole-pipeline graph: one call holds every stage, so its time is reported as the
   network stage and its pre- and postprocess stages are NaN (inside the graph).
 
-(``detect.benchmarks.latency`` adds torchvision's SSD, cut at the same places.)
+(The checkout's peer benchmark ``benchmarks/twins.py`` adds torchvision's SSD, cut at the same
+places.)
 
 On CUDA the device is synchronised before the first stage and after each one, so a stage's
 time is its own work, not queued work of the previous one. Every run is preceded by ``warmup``

@@ -6,15 +6,16 @@ import json
 
 import pytest
 from support.configs import compose_config
+from support.paths import BENCHMARKS_CONF_DIR
 
-from detect.benchmarks.coco_eval import run_bench_eval
+from benchmarks.coco_eval import run_bench_eval
 
 
 def test_bench_eval_times_both_backends_and_they_agree(tmp_path, capsys):
     pytest.importorskip("faster_coco_eval")
     output = tmp_path / "bench.json"
     overrides = ["images=60", "repeats=1", f"output={output}"]
-    figures = run_bench_eval(compose_config("bench_eval", overrides))
+    figures = run_bench_eval(compose_config("bench_eval", overrides, BENCHMARKS_CONF_DIR))
     out = capsys.readouterr().out
     assert "| pycocotools |" in out and "| faster_coco_eval |" in out
     assert figures["detections"] == 60 * 100

@@ -7,7 +7,7 @@ import json
 
 from support.tools import run_tool
 
-from detect.benchmarks.gpu_check import CUDA_ONLY
+from benchmarks.gpu_check import CUDA_ONLY
 
 
 def test_the_dry_run_runs_every_part_on_the_cpu_and_says_what_it_skipped(tmp_path):

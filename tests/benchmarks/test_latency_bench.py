@@ -7,8 +7,9 @@ import pytest
 import torch
 from support.tools import run_tool
 
-from detect.benchmarks.latency import Backends, bench, compare_detections, format_report
-from detect.benchmarks.twins import (
+from benchmarks.latency import bench, compare_detections
+from benchmarks.latency_report import format_report
+from benchmarks.twins import (
     TORCHVISION,
     TORCHVISION_MADDS,
     torchvision_runner,
@@ -17,6 +18,7 @@ from detect.benchmarks.twins import (
     torchvision_twin,
 )
 from detect.errors import DatasetError
+from detect.evaluation.backend_runners import Backends
 from detect.evaluation.cost import counted_cost
 from detect.evaluation.latency import measure_runners
 from detect.models import preprocess, ssdlite

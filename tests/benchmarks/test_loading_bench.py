@@ -2,7 +2,7 @@
 
 from support.tools import run_tool
 
-from detect.benchmarks.loading import OURS, THEIRS
+from benchmarks.loading import OURS, THEIRS
 
 
 def test_data_throughput_benchmark_prints_both_pipelines(coco_subset):

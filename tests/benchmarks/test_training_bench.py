@@ -8,9 +8,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 from support.configs import compose_config
+from support.paths import BENCHMARKS_CONF_DIR
 from support.tools import run_tool
 
-from detect.benchmarks.training import (
+from benchmarks.training import (
     OURS,
     THEIRS,
     TrainingComparison,
@@ -23,8 +24,8 @@ TINY = {"batch_size": 2, "threads": 1, "warmup": 1, "steps": 2, "repeats": 2}
 
 
 def model_config(size: int) -> dict:
-    """The ``model`` node of conf/bench_train.yaml (torchvision's SSDLite) at ``size``."""
-    cfg = compose_config("bench_train", [f"size={size}"])
+    """benchmarks/conf/bench_train.yaml's ``model`` node (torchvision's SSDLite) at ``size``."""
+    cfg = compose_config("bench_train", [f"size={size}"], BENCHMARKS_CONF_DIR)
     return OmegaConf.to_container(cfg.model, resolve=True)
 
 

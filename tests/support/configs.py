@@ -13,12 +13,15 @@ from support.paths import CONF_DIR
 RUN_DIR = "paths.run_dir=${runs_dir}/${run_name}"
 
 
-def compose_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
-    """``conf/<name>.yaml`` with ``overrides``; for ``train``, the run directory (Hydra's
-    output directory under the tool) is ``runs_dir/run_name``, as ``tools/train.py`` makes it."""
+def compose_config(
+    name: str, overrides: Sequence[str] = (), config_dir: Path = CONF_DIR
+) -> DictConfig:
+    """``conf/<name>.yaml`` (or ``<config_dir>/<name>.yaml``) with ``overrides``; for ``train``,
+    the run directory (Hydra's output directory under the tool) is ``runs_dir/run_name``, as
+    ``tools/train.py`` makes it."""
     given = any(o.startswith("paths.run_dir=") for o in overrides)
     extra = [RUN_DIR] if name == "train" and not given else []
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
         return compose(name, overrides=[*overrides, *extra])
 
 

@@ -76,7 +76,7 @@ def with_real_bn_statistics(model: nn.Module, run: Callable[[], object]) -> nn.M
 def torchvision_detector_state(images: list[Tensor], seed: int = 0) -> dict[str, Tensor]:
     """A torchvision-format ``ssdlite320_mobilenet_v3_large`` state dict (``weights=None``,
     seeded) with BN statistics from ``images`` (uint8 (3, H, W))."""
-    from detect.benchmarks.twins import torchvision_ssdlite
+    from benchmarks.twins import torchvision_ssdlite
 
     tv = torchvision_ssdlite(seed)
 

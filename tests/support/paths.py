@@ -9,6 +9,7 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
 CONF_DIR = PROJECT / "detect" / "conf"
+BENCHMARKS_CONF_DIR = PROJECT / "benchmarks" / "conf"  # the peer benchmarks'
 TOOLS = PROJECT / "tools"
 # the same default as conf/paths/default.yaml (relative to the project root)
 SHARED_DATA = Path(os.environ.get("DETECT_DATA", PROJECT.parent / "shared" / "data")).resolve()

@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from support.configs import compose_config
 
-from detect.benchmarks.training import synthetic_batches
+from benchmarks.training import synthetic_batches
 from detect.cli.checks import check_train_config
 from detect.data.categories import CategoryMap
 from detect.errors import ConfigError

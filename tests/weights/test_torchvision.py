@@ -17,7 +17,7 @@ from support.files_server import FilesServer
 from support.models import torchvision_detector_state, with_real_bn_statistics
 from support.tools import assert_one_line_error, run_tool
 
-from detect.benchmarks.twins import torchvision_ssdlite
+from benchmarks.twins import torchvision_ssdlite
 from detect.errors import CheckpointError, ConfigError
 from detect.export.onnx import match_detections, to_numpy
 from detect.models.predictor import Predictor

@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from detect.benchmarks.twins import TORCHVISION_MADDS
+from benchmarks.twins import TORCHVISION_MADDS
 from detect.evaluation.bench import STAGES, UNTRAINED
 from detect.evaluation.bench_report import closing_lines, floor_line, floor_lines, table_lines
 
 if TYPE_CHECKING:
-    from detect.benchmarks.latency import LatencyComparison
+    from benchmarks.latency import LatencyComparison
 
 
 def comparison_lines(report: LatencyComparison) -> list[str]:

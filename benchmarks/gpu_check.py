@@ -26,13 +26,14 @@ from pathlib import Path
 
 import onnxruntime
 import torch
-from hydra import compose
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from detect.benchmarks.latency import bench
-from detect.benchmarks.latency_report import format_report
-from detect.benchmarks.training import compare_training, format_comparison
+from benchmarks.latency import bench
+from benchmarks.latency_report import format_report
+from benchmarks.training import compare_training, format_comparison
 from detect.cli.train import build
 from detect.evaluation.backend_runners import Backends
 from detect.export.runtime import CUDA_PROVIDER
@@ -104,6 +105,23 @@ def latency_part(cfg: DictConfig, sizes: DictConfig, batch_size: int, cuda: bool
     return format_report(report) + note
 
 
+def train_config(overrides: list[str]) -> DictConfig:
+    """detect's ``train`` config (``detect/conf``) with ``overrides``. This app's search path is
+    ``benchmarks/conf``, and a ``hydra.searchpath`` override cannot widen it for ``compose``
+    (Hydra caches the primary config's miss before it applies the override), so ``train`` is
+    composed in a Hydra context of its own, this app's restored after it."""
+    global_hydra = GlobalHydra.instance()
+    app = global_hydra.hydra
+    global_hydra.clear()
+    try:
+        with initialize_config_module("detect.conf", version_base="1.3"):
+            return compose("train", overrides)
+    finally:
+        global_hydra.clear()
+        if app is not None:
+            global_hydra.initialize(app)
+
+
 def train_overrides(cfg: DictConfig, work: Path, *more: str) -> list[str]:
     """A one-batch ``debug=tiny`` run writing under ``work``."""
     return [
@@ -118,7 +136,7 @@ def train_overrides(cfg: DictConfig, work: Path, *more: str) -> list[str]:
 
 def fast_dev_run_part(cfg: DictConfig, work: Path, cuda: bool) -> str:
     trainer = "trainer=gpu" if cuda else "trainer=cpu"
-    run = build(compose("train", train_overrides(cfg, work, trainer)))
+    run = build(train_config(train_overrides(cfg, work, trainer)))
     run.trainer.fit(run.module, datamodule=run.datamodule)
     loss = float(run.trainer.callback_metrics["train/loss"])
     if not torch.isfinite(torch.tensor(loss)):
@@ -131,12 +149,12 @@ def fast_dev_run_part(cfg: DictConfig, work: Path, cuda: bool) -> str:
 
 def syncbn_part(cfg: DictConfig, work: Path, cuda: bool) -> str:
     if not cuda:  # build the module and convert it; SyncBN runs on GPUs only
-        run = build(compose("train", train_overrides(cfg, work, "trainer=cpu")))
+        run = build(train_config(train_overrides(cfg, work, "trainer=cpu")))
         converted = nn.SyncBatchNorm.convert_sync_batchnorm(run.module.model)
         layers = sum(isinstance(m, nn.SyncBatchNorm) for m in converted.modules())
         return f"{layers} BatchNorm layers convert to SyncBatchNorm; its forward needs CUDA"
     overrides = train_overrides(cfg, work, "trainer=ddp", "trainer.devices=1")
-    run = build(compose("train", overrides))
+    run = build(train_config(overrides))
     run.trainer.fit(run.module, datamodule=run.datamodule)
     layers = sum(isinstance(m, nn.SyncBatchNorm) for m in run.module.modules())
     if layers == 0:

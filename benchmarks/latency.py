@@ -26,10 +26,10 @@ from typing import Any
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from detect.benchmarks.compare import Comparison
-from detect.benchmarks.latency_report import format_report
-from detect.benchmarks.trained_like import TRAINED_LIKE, TrainedLike, trained_like_state_dict
-from detect.benchmarks.twins import (
+from benchmarks.compare import Comparison
+from benchmarks.latency_report import format_report
+from benchmarks.trained_like import TRAINED_LIKE, TrainedLike, trained_like_state_dict
+from benchmarks.twins import (
     TORCHVISION,
     TORCHVISION_SIZE,
     TorchvisionNetwork,
@@ -38,6 +38,7 @@ from detect.benchmarks.twins import (
     torchvision_ssdlite,
     torchvision_twin,
 )
+from detect.cli.bench import bench_arguments, print_report
 from detect.errors import ConfigError
 from detect.evaluation.backend_runners import Backends
 from detect.evaluation.bench import (
@@ -231,33 +232,10 @@ def bench(
 def run_bench(cfg: DictConfig) -> LatencyComparison:
     """tools/bench.py: time, print the table, write the json."""
     report = bench(
-        backbones=list(cfg.backbones),
-        widths=list(cfg.widths),
-        sizes=list(cfg.sizes),
-        reduced_tail=cfg.reduced_tail,
-        ckpt=cfg.ckpt,
-        device=cfg.device,
-        num_threads=cfg.threads,
-        batch_size=cfg.batch_size,
-        warmup=cfg.warmup,
-        runs=cfg.runs,
+        **bench_arguments(cfg),
         compare_torchvision=cfg.compare_torchvision,
-        images_dir=cfg.images_dir,
-        seed=cfg.seed,
-        backends=Backends(
-            list(cfg.backends), cfg.calibration_dir, cfg.calibration_images, cfg.spin
-        ),
         weights=cfg.weights,
         trained_like=TrainedLike(**cfg.trained_like),
-        hub=HubConfig(**cfg.hub),
     )
-    settings = report.settings
-    print(
-        f"{settings['device']} ({settings['device_name']}), {cfg.threads} threads, batch "
-        f"{cfg.batch_size}; images: {settings['images']}; {cfg.warmup} warm-up + "
-        f"{cfg.runs} timed runs per model\n"
-    )
-    print(format_report(report))
-    report.to_json(cfg.output)
-    print(f"\nwritten to {cfg.output}")
+    print_report(report, cfg, format_report(report))
     return report

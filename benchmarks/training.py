@@ -47,9 +47,9 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from detect.benchmarks.compare import Comparison, Throughput, throughput_table
-from detect.benchmarks.phases import PHASES, PhaseTimer, median_phases
-from detect.benchmarks.twins import NUM_CLASSES, torchvision_ssdlite
+from benchmarks.compare import Comparison, Throughput, throughput_table
+from benchmarks.phases import PHASES, PhaseTimer, median_phases
+from benchmarks.twins import NUM_CLASSES, torchvision_ssdlite
 from detect.data.categories import CategoryMap
 from detect.errors import ConfigError
 from detect.models import load_torchvision

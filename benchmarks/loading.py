@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import CocoDetection as TorchvisionCoco
 from torchvision.datasets import wrap_dataset_for_transforms_v2
 
-from detect.benchmarks.compare import Comparison, Throughput, throughput_table
+from benchmarks.compare import Comparison, Throughput, throughput_table
 from detect.data.batching import collate, single_threaded
 from detect.data.coco import CocoDetection
 from detect.data.transforms import build_transforms

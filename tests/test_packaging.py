@@ -5,6 +5,7 @@ with the configs it ships; `detect --help` lists the commands."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -15,6 +16,21 @@ import pytest
 from support.paths import PROJECT
 
 pytestmark = pytest.mark.slow
+# the checkout's top-level folders that are no sources of the wheel
+NOT_SOURCES = {
+    ".git",
+    ".venv",
+    "build",
+    "detect.egg-info",
+    "runs",
+    "outputs",
+    "data",
+    "checkpoints",
+}
+
+
+def outside_sources(folder: str, names: list[str]) -> set[str]:
+    return NOT_SOURCES & set(names) if Path(folder) == PROJECT else set()
 
 
 def run(command: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -37,15 +53,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     virtual environment that borrows this one's dependencies (torch & co. are not re-installed:
     only the wheel is new; this environment's editable ``detect`` is not visible there)."""
     root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"  # a copy: setuptools' build/ in the checkout may hold stale files
+    shutil.copytree(PROJECT, source, ignore=outside_sources)
     run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(root / "dist"), str(PROJECT)],
+         "-w", str(root / "dist"), str(source)],
         cwd=root,
     )  # fmt: skip
     wheel = next((root / "dist").glob("detect-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "detect/conf/train.yaml" in names and "detect/conf/backbone/v3_large.yaml" in names
     assert not any(name.startswith(("benchmarks/", "tests/", "tools/")) for name in names)
+    assert "detect/benchmarks/twins.py" not in names  # peer comparisons stay in the checkout
     venv = root / "venv"
     run([sys.executable, "-m", "venv", str(venv)], cwd=root)
     python = venv / "bin" / "python"

@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is not installed
 
 from benchmarks.model_load import run
+from detect.cli import friendly_errors
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split(":")[0])
@@ -21,4 +22,4 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5, help="loads of each kind (default 5)")
     parser.add_argument("--threads", type=int, help="ONNX Runtime / torch intra-op threads")
     args = parser.parse_args()
-    print(run(args.ckpt, args.rounds, args.threads))
+    print(friendly_errors(run)(args.ckpt, args.rounds, args.threads))

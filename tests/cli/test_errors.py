@@ -16,6 +16,7 @@ from support.tools import assert_one_line_error, output, run_tool
 BAD_INPUT = {  # tool: (overrides, phrases the error line must hold)
     "bench": (["images_dir=/nonexistent/images"], ["image folder not found: /nonexistent"]),
     "bench_data": (["data.root=/nonexistent/coco"], ["image folder not found: /nonexistent"]),
+    "bench_load": (["--ckpt=/nonexistent/last.ckpt"], ["checkpoint not found: /nonexistent"]),
     "bench_eval": (["images=0"], ["images and repeats must be ≥ 1, got 0"]),
     "bench_train": (["warmup=0"], ["must be at least 1"]),
     "bench_video": (["ckpt=/nonexistent/last.ckpt"], ["checkpoint not found"]),

@@ -25,6 +25,16 @@ class Command:
         module, name = self.target.split(":")
         return getattr(importlib.import_module(module), name)
 
+    def task(self) -> Callable[[DictConfig], Any]:
+        """The function, imported when first called: ``--help`` and config errors answer
+        before torch and Lightning load. Hydra names the job after ``__module__``."""
+
+        def run(cfg: DictConfig) -> Any:
+            return self.function()(cfg)
+
+        run.__module__ = self.target.split(":")[0]
+        return run
+
 
 COMMANDS: dict[str, Command] = {
     command.name: command

@@ -9,6 +9,8 @@ from typing import Any
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
+from detect.cli import resolvers  # noqa: F401  (registered before composing)
+
 CONFIG_MODULE = "detect.conf"
 # Under the command, Hydra's output directory is the run's; composed in-process there is none
 RUN_DIR = "paths.run_dir=${runs_dir}/${run_name}"

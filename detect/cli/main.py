@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from detect import __version__
-from detect.cli import friendly_errors
+from detect.cli import friendly_errors, resolvers  # noqa: F401  (registered before composing)
 from detect.cli.commands import COMMANDS, Command
 
 CONFIG_PATH = "pkg://detect.conf"  # the configs ship inside the package: any directory works
@@ -25,7 +25,7 @@ def run_command(command: Command, overrides: Sequence[str]) -> Any:
     from hydra._internal.utils import _run_hydra, get_args_parser
 
     version.setbase("1.3")  # as @hydra.main(version_base="1.3"): no chdir into the output dir
-    task = friendly_errors(command.function())
+    task = friendly_errors(command.task())
     parser = get_args_parser()
     parser.prog = f"detect {command.name}"
     return _run_hydra(

@@ -32,29 +32,6 @@ from detect.weights.hub import HubConfig
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
-def launched_rank() -> int:
-    """This process's global rank when torchrun (``RANK``) or srun (``SLURM_PROCID``) started
-    it; 0 for a process started on its own (Lightning's launcher names its children itself)."""
-    return int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", 0)))
-
-
-def process_job_name(name: str) -> str:
-    """Hydra's job name (and log file ``<name>.log``): rank > 0 logs beside rank 0 as
-    ``<name>_ddp_process_<rank>.log``, as under Lightning's own launcher."""
-    rank = launched_rank()
-    return name if rank == 0 else f"{name}_ddp_process_{rank}"
-
-
-def process_output_subdir(subdir: str) -> str | None:
-    """Where Hydra saves the composed config: rank 0's ``.hydra/`` only (null: not saved)."""
-    return subdir if launched_rank() == 0 else None
-
-
-# conf/train.yaml's hydra node: one run directory shared by every process torchrun/srun starts
-OmegaConf.register_new_resolver("process_job_name", process_job_name, replace=True)
-OmegaConf.register_new_resolver("process_output_subdir", process_output_subdir, replace=True)
-
-
 def check_not_a_ddp_sweep(cfg: DictConfig) -> None:
     """Lightning's DDP launcher re-runs the command line, so under ``-m`` every process would
     restart the whole sweep."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from detect.cli import resolvers  # noqa: F401  (the configs' resolvers, as the command has them)
 from support.paths import CONF_DIR
 
 RUN_DIR = "paths.run_dir=${runs_dir}/${run_name}"

@@ -9,7 +9,8 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 from support.configs import compose_config, tiny
 from support.tools import assert_one_line_error, run_tool
 
-from detect.cli.train import build, process_job_name, process_output_subdir, train
+from detect.cli.resolvers import process_job_name, process_output_subdir
+from detect.cli.train import build, train
 from detect.models import ssdlite
 from detect.models.factory import build_detector
 

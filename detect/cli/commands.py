@@ -26,8 +26,8 @@ class Command:
         return getattr(importlib.import_module(module), name)
 
     def task(self) -> Callable[[DictConfig], Any]:
-        """The function, imported when first called: ``--help`` and config errors answer
-        before torch and Lightning load. Hydra names the job after ``__module__``."""
+        """The function, imported when first called (``--help`` answers before torch and
+        Lightning load). Hydra names the job after ``__module__``."""
 
         def run(cfg: DictConfig) -> Any:
             return self.function()(cfg)

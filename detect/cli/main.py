@@ -13,6 +13,7 @@ from detect.cli import friendly_errors, resolvers  # noqa: F401  (registered bef
 from detect.cli.commands import COMMANDS, Command
 
 CONFIG_PATH = "pkg://detect.conf"  # the configs ship inside the package: any directory works
+HELP = {"--help", "-h", "--hydra-help"}  # answered before the command's function is imported
 
 
 def run_command(command: Command, overrides: Sequence[str]) -> Any:
@@ -25,6 +26,10 @@ def run_command(command: Command, overrides: Sequence[str]) -> Any:
     from hydra._internal.utils import _run_hydra, get_args_parser
 
     version.setbase("1.3")  # as @hydra.main(version_base="1.3"): no chdir into the output dir
+    if not HELP.intersection(overrides):
+        # imported before Hydra sets up logging, as a tool script imports it: Lightning then
+        # keeps its own console handler and its lines are not printed twice
+        command.function()
     task = friendly_errors(command.task())
     parser = get_args_parser()
     parser.prog = f"detect {command.name}"

@@ -34,6 +34,7 @@ from torch import nn
 from benchmarks.latency import bench
 from benchmarks.latency_report import format_report
 from benchmarks.training import compare_training, format_comparison
+from detect.cli.compose import RUN_DIR
 from detect.cli.train import build
 from detect.evaluation.backend_runners import Backends
 from detect.export.runtime import CUDA_PROVIDER
@@ -129,6 +130,7 @@ def train_overrides(cfg: DictConfig, work: Path, *more: str) -> list[str]:
         f"data.root={work / 'shapes_tiny'}",
         f"runs_dir={work / 'runs'}",
         "run_name=gpu_check",
+        RUN_DIR,  # not the app's output directory (the current one)
         "+trainer.fast_dev_run=1",
         *more,
     ]

@@ -21,8 +21,9 @@ class LastCheckpoint(Callback):
         self.every_n_train_steps = every_n_train_steps
         self.saved_step = -1
 
-    def save(self, trainer: L.Trainer) -> None:
-        if trainer.global_step != self.saved_step:
+    def save(self, trainer: L.Trainer, again: bool = False) -> None:
+        """Once per step, unless ``again``."""
+        if again or trainer.global_step != self.saved_step:
             trainer.save_checkpoint(self.path, weights_only=False)  # resumable: full state
             self.saved_step = trainer.global_step
 
@@ -32,7 +33,9 @@ class LastCheckpoint(Callback):
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.sanity_checking and trainer.state.fn == "fit":
-            self.save(trainer)
+            # again, even when this step was saved after its batch: that save came before the
+            # EMA callback's update of the step, and last.ckpt must hold what was validated
+            self.save(trainer, again=True)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.save(trainer)

@@ -137,7 +137,11 @@ def test_two_nodes_train_one_run_and_survive_a_killed_worker(tiny_shapes, tmp_pa
     assert [float(r["val/images"]) for r in killed + resumed] == [9.0, 9.0]  # once per epoch
     assert min(int(row["step"]) for row in resumed) > step
 
-    evaluated = output(run_tool("eval", f"ckpt={checkpoints / 'last.ckpt'}", check=True))
+    # PyTorch, as the run validated: an AP near 0.001 moves with the order of near-tied scores,
+    # which ONNX Runtime's float arithmetic may swap (its parity is tested on trained-like weights)
+    evaluated = output(
+        run_tool("eval", f"ckpt={checkpoints / 'last.ckpt'}", "backend=pytorch", check=True)
+    )
     assert "9 images scored" in evaluated
     metrics = json.loads((run_dir / "eval" / "val" / "metrics.json").read_text())
     assert metrics["AP"] == pytest.approx(float(resumed[-1]["val/AP"]), abs=1e-4)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from support.tools import run_tool
 
 from benchmarks.gpu_check import CUDA_ONLY
 
 
+@pytest.mark.slow
 def test_the_dry_run_runs_every_part_on_the_cpu_and_says_what_it_skipped(tmp_path):
     output = tmp_path / "gpu_check.json"
     result = run_tool("gpu_check", "dry=true", f"output={output}", check=True)

@@ -24,6 +24,7 @@ from detect.evaluation.latency import measure_runners
 from detect.models import preprocess, ssdlite
 
 
+@pytest.mark.slow
 def test_torchvision_split_reproduces_its_forward_exactly():
     tv = torchvision_ssdlite(seed=0).eval()
     generator = torch.Generator().manual_seed(0)
@@ -54,6 +55,7 @@ def test_ssdlite320_cost_matches_torchvision():
     assert round(TORCHVISION_MADDS) == 583_000_000
 
 
+@pytest.mark.slow
 def test_torchvision_twin_holds_our_weights_or_says_why_not():
     torch.manual_seed(1)
     ours = ssdlite("v3_large", reduced_tail=True, size=320).eval()
@@ -79,6 +81,7 @@ def test_torchvision_twin_holds_our_weights_or_says_why_not():
     assert "fixed at 320" in why
 
 
+@pytest.mark.slow
 def test_side_by_side_on_real_images_gives_same_detections(coco_val_dir):
     report = bench(
         runs=2, warmup=0, images_dir=coco_val_dir, backends=Backends(("pytorch", "onnxruntime"))
@@ -108,6 +111,7 @@ def test_side_by_side_on_real_images_gives_same_detections(coco_val_dir):
     assert f"= {floor:.1f} ms; fastest of ours" in table
 
 
+@pytest.mark.slow
 def test_tool_writes_the_table_and_json(tmp_path):
     output = tmp_path / "bench.json"
     result = run_tool(

@@ -37,6 +37,7 @@ def comparison() -> TrainingComparison:
     return result
 
 
+@pytest.mark.slow
 def test_both_loops_are_measured(comparison):
     assert [comparison.ours.name, comparison.theirs.name] == [OURS, THEIRS]
     for row in (comparison.ours, comparison.theirs):
@@ -91,6 +92,7 @@ def test_the_first_step_is_never_timed():
         compare_training(model_config(96), warmup=0)
 
 
+@pytest.mark.slow
 def test_tool_prints_the_table_and_writes_json(tmp_path):
     output = tmp_path / "bench.json"
     overrides = [f"{key}={value}" for key, value in TINY.items() if key != "repeats"]

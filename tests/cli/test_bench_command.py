@@ -20,12 +20,14 @@ def detect(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("option", ["compare_torchvision=true", "weights=trained_like"])
 def test_the_peer_options_are_refused_by_name(option):
     result = detect("bench", option, "images_dir=null")
     assert_one_line_error(result, option, "`python tools/bench.py", "from a checkout")
 
 
+@pytest.mark.slow
 def test_detect_bench_times_ours_alone(tmp_path):
     output = tmp_path / "bench.json"
     result = detect(

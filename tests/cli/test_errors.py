@@ -44,6 +44,7 @@ def test_every_tool_has_a_bad_input_case():
     assert sorted(path.stem for path in TOOLS.glob("*.py")) == sorted(BAD_INPUT)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tool", sorted(BAD_INPUT))
 def test_each_tool_says_what_is_wrong_in_one_line(tool, tiny_ckpt):
     overrides, phrases = BAD_INPUT[tool]
@@ -59,6 +60,7 @@ TRAIN_CONFIG_ERRORS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("override", list(TRAIN_CONFIG_ERRORS))
 def test_train_refuses_values_that_cannot_work_before_any_data(override, tmp_path):
     # the data root does not exist: the config error must come first
@@ -66,6 +68,7 @@ def test_train_refuses_values_that_cannot_work_before_any_data(override, tmp_pat
     assert_one_line_error(result, TRAIN_CONFIG_ERRORS[override])
 
 
+@pytest.mark.slow
 def test_a_refused_resume_is_refused_before_the_data_is_read(tiny_ckpt, tmp_path):
     result = run_tool(
         "train", f"ckpt_path={tiny_ckpt}", "loader.batch_size=16", "data=coco", "data.root=/no"
@@ -73,6 +76,7 @@ def test_a_refused_resume_is_refused_before_the_data_is_read(tiny_ckpt, tmp_path
     assert_one_line_error(result, "trained with loader.batch_size=32, this config has 16")
 
 
+@pytest.mark.slow
 def test_dataset_errors_raised_while_building_reach_the_user_unwrapped(tmp_path):
     (tmp_path / "annotations").mkdir()
     (tmp_path / "train2017").mkdir()
@@ -125,6 +129,7 @@ def drop_file_access_override() -> None:
 PR_CAPBSET_DROP = 24
 
 
+@pytest.mark.slow
 def test_damaged_files_are_counted_named_and_skipped_by_every_tool(damaged_copy, tmp_path):
     names = sorted(p.name for p in (damaged_copy / "val2017").iterdir())
     as_a_user = {"preexec_fn": drop_file_access_override}

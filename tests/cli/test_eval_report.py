@@ -10,6 +10,7 @@ import pytest
 from support.tools import assert_one_line_error, run_tool
 
 
+@pytest.mark.slow
 def test_analysis_writes_the_report_beside_the_metrics(tiny_ckpt, tmp_path):
     out = tmp_path / "eval"
     result = run_tool(
@@ -34,6 +35,7 @@ def test_analysis_writes_the_report_beside_the_metrics(tiny_ckpt, tmp_path):
     assert float(overall.split(",")[1]) == pytest.approx(metrics["AP50"], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_bad_report_settings_stop_before_the_model_runs(tiny_ckpt, tmp_path):
     result = run_tool(
         "eval",

@@ -30,6 +30,7 @@ def checkpoint(tmp_path_factory, coco_images) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_export_writes_checked_fp32_and_int8_models(checkpoint, coco_val_dir):
     result = run_tool(
         "export.py",
@@ -54,6 +55,7 @@ def test_export_writes_checked_fp32_and_int8_models(checkpoint, coco_val_dir):
         assert metadata.size == 96 and metadata.run_config["data"]["root"]
 
 
+@pytest.mark.slow
 def test_eval_on_onnxruntime_matches_pytorch(checkpoint, tmp_path):
     run_tool("export.py", f"ckpt={checkpoint}", "check.count=0")
     exported = checkpoint.parents[1] / "export" / "last.onnx"
@@ -72,6 +74,7 @@ def test_eval_on_onnxruntime_matches_pytorch(checkpoint, tmp_path):
             assert metrics[name][key] == pytest.approx(metrics["pytorch"][key], abs=1e-4), name
 
 
+@pytest.mark.slow
 def test_export_errors_name_the_problem(checkpoint, tmp_path):
     result = run_tool("export.py", f"ckpt={tmp_path / 'missing.ckpt'}")
     assert_one_line_error(result, "checkpoint not found")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from support.mjpeg_server import free_port
 from support.paths import PROJECT, TOOLS
 from support.tools import ENV, reopen, run_tool
@@ -21,6 +22,7 @@ def detect(*overrides: str, timeout: float = 120) -> subprocess.CompletedProcess
     return run_tool("predict", "threads=1", *overrides, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_a_whole_clip_gives_an_mp4_of_the_same_frames_and_a_record_per_frame(
     short_clip, tiny_ckpt, tmp_path
 ):
@@ -38,6 +40,7 @@ def test_a_whole_clip_gives_an_mp4_of_the_same_frames_and_a_record_per_frame(
     assert all(r["detections"] == [] for r in records)  # untrained: every score 0.25 < 0.3
 
 
+@pytest.mark.slow
 def test_sources_that_do_not_open_fail_in_one_line(tiny_ckpt, tmp_path):
     url = f"rtsp://127.0.0.1:{free_port()}/live"
     result = detect(f"ckpt={tiny_ckpt}", f"source=[{tmp_path}/none.mp4,{url}]", "timeout_s=2")
@@ -48,6 +51,7 @@ def test_sources_that_do_not_open_fail_in_one_line(tiny_ckpt, tmp_path):
     assert f"error: cannot open video source '{url}': no answer within 2 s" in result.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_with_a_playable_mp4(short_clip, tiny_ckpt, tmp_path):
     process = subprocess.Popen(
         [
@@ -92,6 +96,7 @@ def test_sigterm_stops_cleanly_with_a_playable_mp4(short_clip, tiny_ckpt, tmp_pa
     assert 0 <= x1 <= x2 <= 480 and 0 <= y1 <= y2 <= 360
 
 
+@pytest.mark.slow
 def test_a_truncated_clip_is_reported_with_both_frame_counts_and_exit_code_2(
     videos_dir, tiny_ckpt, tmp_path
 ):

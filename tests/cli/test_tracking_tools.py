@@ -50,12 +50,14 @@ def perfect_run(video: Path, path: Path, switch_at: int | None = None) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_synth_video_writes_the_mp4_and_motchallenge_files(video):
     assert reopen(video / "moving_shapes_s1.mp4") == (120, 120, (224, 168))
     assert (video / "gt" / "gt.txt").read_text().startswith("1,")
     assert json.loads((video / "counts.json").read_text())["lines"][0]["name"] == "middle"
 
 
+@pytest.mark.slow
 def test_eval_tracking_scores_known_answers(video, tmp_path):
     perfect = perfect_run(video, tmp_path / "perfect.jsonl")
     out = tmp_path / "metrics.json"
@@ -77,6 +79,7 @@ def test_eval_tracking_scores_known_answers(video, tmp_path):
     assert report.metrics["IDF1"] < 1 and report.metrics["false positives"] == 0
 
 
+@pytest.mark.slow
 def test_predict_tracks_a_real_clip_writing_every_frame_with_ids(short_clip, tiny_ckpt, tmp_path):
     result = run_tool(
         "predict",

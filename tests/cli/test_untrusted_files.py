@@ -84,6 +84,7 @@ TOOLS = {  # a tool and how it takes the file ({ckpt}): the payload it meets
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("tool", "overrides"), list(TOOLS), ids=[" ".join(t) for t in TOOLS])
 def test_each_tool_refuses_a_crafted_checkpoint_and_runs_nothing(
     tool, overrides, tiny_ckpt, tmp_path, sentinel, coco_val_dir
@@ -119,6 +120,7 @@ def crafted_onnx(tiny_ckpt: Path, tmp_path: Path, sentinel: Path) -> Path:
     return write_model(model, tmp_path / "evil.onnx")
 
 
+@pytest.mark.slow
 def test_a_crafted_onnx_is_refused_when_opened_and_by_the_tools(
     crafted_onnx, sentinel, coco_val_dir, tmp_path
 ):

@@ -159,6 +159,7 @@ def test_broken_voc_files_are_reported_by_name(coco_subset, tmp_path):
     assert len(dataset) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["yolo", "voc"])
 def test_each_format_trains_and_evaluates_with_pycocotools(fmt, coco_subset, tmp_path):
     if fmt == "yolo":

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from detect.evaluation.backend_runners import Backends
 from detect.evaluation.bench import bench
 from detect.evaluation.bench_report import format_report
 
 
+@pytest.mark.slow
 def test_each_model_is_timed_alone_with_its_floor():
     report = bench(
         backbones=["v3_small", "v1"],

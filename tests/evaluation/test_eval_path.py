@@ -57,6 +57,7 @@ def run_eval(*overrides: str):
     return run_tool("eval", *overrides, timeout=120)
 
 
+@pytest.mark.slow
 def test_eval_tool_errors_name_the_problem(tmp_path):
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {}}, foreign)
@@ -64,6 +65,7 @@ def test_eval_tool_errors_name_the_problem(tmp_path):
     assert_one_line_error(run_eval(f"ckpt={tmp_path / 'none.ckpt'}"), "checkpoint not found")
 
 
+@pytest.mark.slow
 def test_eval_tool_refuses_a_missing_dataset_and_other_categories(tmp_path, coco_val_dir):
     checkpoint = make_checkpoint(tmp_path / "shapes.ckpt", tmp_path / "shapes")
     assert_one_line_error(
@@ -82,6 +84,7 @@ def test_eval_tool_refuses_a_missing_dataset_and_other_categories(tmp_path, coco
     assert (tmp_path / "out" / "detections.json").is_file()
 
 
+@pytest.mark.slow
 def test_a_recorded_dataset_that_is_gone_is_an_error_not_a_new_dataset(tmp_path):
     shapes = tmp_path / "shapes"
     checkpoint = make_checkpoint(tmp_path / "shapes.ckpt", shapes)

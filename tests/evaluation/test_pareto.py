@@ -51,6 +51,7 @@ def test_checkpoints_are_found_from_files_run_dirs_and_globs(tmp_path):
         find_checkpoints([str(tmp_path / "missing")])
 
 
+@pytest.mark.slow
 def test_report_writes_table_csv_and_plot_with_measured_map(tmp_path):
     shapes = tmp_path / "shapes"
     checkpoints = [

@@ -31,6 +31,7 @@ def report(coco_val_set, tmp_path_factory):
     return page, metrics
 
 
+@pytest.mark.slow
 def test_the_report_writes_and_links_every_part(report):
     page, metrics = report
     text = page.read_text()

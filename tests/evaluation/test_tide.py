@@ -155,6 +155,7 @@ def rescored_ap(truth, fixed, categories) -> float:
     return float(np.mean(aps))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["checkpoint", "simulated"])
 def test_each_oracle_raises_ap_by_what_pycocotools_rescores(truth, source):
     results = real_detections() if source == "checkpoint" else noisy_detections(truth)

@@ -40,6 +40,7 @@ json.dump(
 """
 
 
+@pytest.mark.slow
 def test_fresh_process_with_numpy_and_onnxruntime_only(coco_images, tmp_path):
     model = conditioned_model("v3_large", coco_images)
     model_config = {"size": 320, "backbone": {"name": "v3_large"}}
@@ -71,6 +72,7 @@ def test_fresh_process_with_numpy_and_onnxruntime_only(coco_images, tmp_path):
     assert loaded.metadata.model_config == model_config and loaded.metadata.precision == "fp32"
 
 
+@pytest.mark.slow
 def test_categories_must_fit_the_head(coco_images):
     model = conditioned_model("v3_small", coco_images, size=96, num_classes=4)
     with pytest.raises(ValueError, match=r"4 classes .* 90 categories"):

@@ -18,6 +18,7 @@ def batchnorms(model: nn.Module) -> int:
     return sum(isinstance(module, nn.BatchNorm2d) for module in model.modules())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone", ["v2", "v3_large", "v3_small"])
 def test_fused_model_has_no_batchnorm_and_the_same_outputs(backbone, coco_images):
     model = conditioned_model(backbone, coco_images, size=160)
@@ -33,6 +34,7 @@ def test_fused_model_has_no_batchnorm_and_the_same_outputs(backbone, coco_images
     assert sum(p.numel() for p in fused.parameters()) < sum(p.numel() for p in model.parameters())
 
 
+@pytest.mark.slow
 def test_compiled_predictor_gives_the_eager_detections(coco_images):
     model = conditioned_model("v3_small", coco_images, size=96)
     eager = Predictor(model)(coco_images[:2])

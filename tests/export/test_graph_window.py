@@ -35,6 +35,7 @@ def model(coco_images):
     return conditioned_model("v3_large", coco_images)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("window", [graph.DeployModel.WINDOW, 64])  # settled | the full top-k
 def test_exported_graph_equals_pytorch_either_way(model, coco_images, window, monkeypatch):
     monkeypatch.setattr(graph.DeployModel, "WINDOW", window)

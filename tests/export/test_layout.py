@@ -44,6 +44,7 @@ def _channels_last(node: onnx.NodeProto) -> int:
     return next((a.i for a in node.attribute if a.name == "channels_last"), 0)
 
 
+@pytest.mark.slow
 def test_every_gate_meets_its_feature_map_at_the_same_shape(model):
     proto = exported(model)
     shapes = {
@@ -58,6 +59,7 @@ def test_every_gate_meets_its_feature_map_at_the_same_shape(model):
     assert not [node for node in proto.graph.node if node.op_type == "GlobalAveragePool"]
 
 
+@pytest.mark.slow
 def test_onnx_runtime_reorders_nothing_back_inside_the_network(model, tmp_path, monkeypatch):
     rewritten = runtime_graph(exported(model), tmp_path, "rewritten")
     monkeypatch.setattr(onnx_export, "keep_blocked_layout", lambda proto, size: None)

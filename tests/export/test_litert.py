@@ -19,6 +19,7 @@ from detect.models.predictor import Predictor
 from detect.weights.checkpoint import load_checkpoint
 
 pytest.importorskip("litert_torch", reason="the litert extra is not installed")
+pytestmark = pytest.mark.slow  # one .tflite conversion (about 30 s) serves the module
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,7 @@ def exported(model) -> OnnxDetector:
     return OnnxDetector(export_bytes(model, metadata_for(model, CATEGORIES, {}, {})), threads=2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone", ["v2", "v3_large", "v3_small"])
 def test_onnxruntime_detections_equal_pytorch_on_real_images(backbone, coco_images):
     model = conditioned_model(backbone, coco_images)
@@ -38,6 +39,7 @@ def test_onnxruntime_detections_equal_pytorch_on_real_images(backbone, coco_imag
     assert scores[0] > 3 * scores[-1]  # a spread of scores, not the untrained 1/91 plateau
 
 
+@pytest.mark.slow
 def test_graph_has_standard_ops_and_no_batchnorm(coco_images):
     model = conditioned_model("v3_small", coco_images, size=160)
     proto = onnx.load_from_string(export_bytes(model, metadata_for(model, CATEGORIES, {}, {})))
@@ -47,6 +49,7 @@ def test_graph_has_standard_ops_and_no_batchnorm(coco_images):
     assert proto.opset_import[0].version == OPSET
 
 
+@pytest.mark.slow
 def test_dynamic_batch_and_sizes_give_the_single_image_answers(coco_images):
     model = conditioned_model("v3_small", coco_images, size=160)
     detector = exported(model)
@@ -63,6 +66,7 @@ def test_dynamic_batch_and_sizes_give_the_single_image_answers(coco_images):
     assert len(grey["scores"]) > 0
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_refused_with_the_reason(coco_images, tmp_path):
     model = conditioned_model("v3_small", coco_images, size=160)
     detector = exported(model)

@@ -21,6 +21,7 @@ def exports(coco_images):
     return whole, OnnxDetector(export_bytes(model, raw))
 
 
+@pytest.mark.slow
 def test_the_numpy_decoder_gives_the_whole_graphs_detections(exports, coco_images):
     whole, raw = exports
     assert [o.name for o in raw.session.get_outputs()] == list(RAW_OUTPUT_NAMES)

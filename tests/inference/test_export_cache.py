@@ -53,6 +53,7 @@ def ckpt(tiny_ckpt: Path, tmp_path: Path) -> Path:
     return Path(shutil.copy(tiny_ckpt, tmp_path / "model.ckpt"))
 
 
+@pytest.mark.slow
 def test_the_second_load_is_served_from_the_cache(ckpt, tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     first = load_detector(ckpt, cache_dir=folder, threads=1)
@@ -86,6 +87,7 @@ def perturbed(path: Path) -> None:
     torch.save(raw, path)
 
 
+@pytest.mark.slow
 def test_a_changed_checkpoint_never_gets_the_stale_graph(ckpt, tmp_path):
     folder = tmp_path / "cache"
     old = detections(load_detector(ckpt, cache_dir=folder, threads=1))
@@ -111,6 +113,7 @@ def test_a_changed_checkpoint_never_gets_the_stale_graph(ckpt, tmp_path):
     ],
     ids=["truncated-graph", "flipped-bit", "garbled-record", "missing-record"],
 )
+@pytest.mark.slow
 def test_a_damaged_entry_is_a_miss_and_is_rewritten(ckpt, tmp_path, caplog, damage):
     folder = tmp_path / "cache"
     load_detector(ckpt, cache_dir=folder, threads=1)

@@ -88,6 +88,7 @@ def real(coco_images):
         return model, model(batch.images), batch.original_sizes
 
 
+@pytest.mark.slow
 def test_real_images_give_the_previous_detections(real, monkeypatch):
     model, outputs, sizes = real
     ours = run(model, outputs, sizes)

@@ -40,6 +40,7 @@ class Record(Callback):
         self.rates.append(trainer.optimizers[0].param_groups[0]["lr"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["v2", "v3_large", "v3_small"])
 def test_an_imagenet_backbone_is_what_the_first_step_starts_from(
     name, real_images, tiny_shapes, tmp_path
@@ -130,6 +131,7 @@ def test_finetuning_onto_a_subset_starts_exactly_at_the_source_ap(coco_images, t
     assert metrics["AP"] == pytest.approx((per_class["circle"][0] + per_class["triangle"][0]) / 2)
 
 
+@pytest.mark.slow
 def test_a_resume_with_more_epochs_extends_the_schedule_continuously(tiny_shapes, tmp_path, caplog):
     overrides = tiny(tiny_shapes, tmp_path, "run_name=x")
     first = build(compose_config("train", overrides))

@@ -61,6 +61,7 @@ def wait_for(condition, agents: list[subprocess.Popen], what: str, timeout: floa
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 def test_two_nodes_train_one_run_and_survive_a_killed_worker(tiny_shapes, tmp_path):
     """README's command on two nodes: one run directory, each validation over the 9 val images
     once, node 1's worker SIGKILLed mid-epoch 2 → torchrun restarts both, resume=auto continues

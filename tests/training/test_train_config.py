@@ -84,6 +84,7 @@ def test_processes_started_by_torchrun_share_the_run_directory(monkeypatch):
     )
 
 
+@pytest.mark.slow
 def test_torchrun_without_a_run_name_is_refused(tmp_path):
     """Each process would otherwise time-stamp its own run directory."""
     result = run_tool(

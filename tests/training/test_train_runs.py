@@ -46,6 +46,7 @@ class RecordStart(Callback):
         self.optimizer_state = copy.deepcopy(trainer.optimizers[0].state_dict())
 
 
+@pytest.mark.slow
 def test_resume_restores_step_optimizer_and_ema(tiny_shapes, tmp_path):
     overrides = tiny(tiny_shapes, tmp_path, "run_name=r")
     first = build(compose_config("train", overrides))
@@ -74,6 +75,7 @@ def test_resume_restores_step_optimizer_and_ema(tiny_shapes, tmp_path):
     assert any(not torch.equal(ema[k], raw[k]) for k in ema if ema[k].is_floating_point())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", ["stop", "skip"])
 def test_nonfinite_loss_stops_naming_the_step_or_is_skipped(policy, tiny_shapes, tmp_path):
     run = build(compose_config("train", tiny(tiny_shapes, tmp_path, f"on_nonfinite_loss={policy}")))
@@ -99,6 +101,7 @@ def test_nonfinite_loss_stops_naming_the_step_or_is_skipped(policy, tiny_shapes,
     assert all(torch.isfinite(p).all() for p in run.module.parameters())
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_its_last_step_and_finishes(tiny_shapes, tmp_path):
     """SIGKILL mid-epoch (after the step-2 checkpoint of a 6-steps-per-epoch run), resume."""
     overrides = tiny(
@@ -143,6 +146,7 @@ def test_killed_run_resumes_from_its_last_step_and_finishes(tiny_shapes, tmp_pat
     assert steps and min(steps) > before["global_step"]
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_validate_each_image_once(tiny_shapes, tmp_path):
     """9 val images over 2 ranks (the sampler pads one repeat): mAP over exactly the 9, and
     equal to evaluating the saved checkpoint in one process."""
@@ -167,6 +171,7 @@ def test_ddp_two_cpu_processes_validate_each_image_once(tiny_shapes, tmp_path):
     assert metrics["AP"] == pytest.approx(float(rows[-1]["val/AP"]), abs=1e-4)
 
 
+@pytest.mark.slow
 @needs_real_data
 def test_coco_subset_trains_and_the_checkpoint_evaluates_to_the_logged_map(tmp_path):
     train_tool(
@@ -195,6 +200,7 @@ def test_coco_subset_trains_and_the_checkpoint_evaluates_to_the_logged_map(tmp_p
     assert {d["category_id"] for d in detections} <= set(range(1, 91))
 
 
+@pytest.mark.slow
 def test_multirun_sweep_gives_one_directory_per_job(tiny_shapes, tmp_path):
     swept = train_tool(
         "-m", "backbone=v2,v3_small", *tiny(tiny_shapes, tmp_path), "+trainer.fast_dev_run=1"

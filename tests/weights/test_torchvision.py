@@ -78,6 +78,7 @@ def test_a_corrupted_download_is_refused_and_not_cached(served, tmp_path):
     assert list(tmp_path.iterdir()) == []  # neither the file nor a partial one
 
 
+@pytest.mark.slow
 def test_offline_the_error_names_url_file_cache_and_weights_path(tmp_path):
     url = "http://127.0.0.1:9/models/ssdlite320_mobilenet_v3_large_coco-a79551df.pth"
     result = run_tool(
@@ -91,6 +92,7 @@ def test_offline_the_error_names_url_file_cache_and_weights_path(tmp_path):
     assert str(tmp_path) in line and "hub.weights_path=" in line
 
 
+@pytest.mark.slow
 def test_detections_equal_torchvisions_on_the_same_weights(weights, served, coco_images):
     state, _, _ = weights
     _, hub, _ = served
@@ -114,6 +116,7 @@ def test_detections_equal_torchvisions_on_the_same_weights(weights, served, coco
         assert (mine["scores"][count:] <= reference["scores"].min() + 1e-6).all()
 
 
+@pytest.mark.slow
 def test_the_tools_name_coco_categories_right(served, coco_val_dir, tmp_path):
     _, hub, _ = served
     torchvision_detector(NAME, hub)  # into the cache: the tools below make no request

@@ -171,19 +171,7 @@ class Model:
 
     def class_ids(self, classes: Sequence[int | str] | None) -> tuple[int, ...] | None:
         """Category ids from ids or names; an unknown one is refused by name."""
-        if classes is None:
-            return None
-        by_name = {name: id_ for id_, name in self.names.items()}
-        ids = []
-        for entry in classes:
-            id_ = by_name.get(entry) if isinstance(entry, str) else int(entry)
-            if id_ not in self.names:
-                raise ConfigError(
-                    f"classes: {entry!r} is not one of this model's categories "
-                    f"({', '.join(f'{i} {n}' for i, n in list(self.names.items())[:8])}…)"
-                )
-            ids.append(id_)
-        return tuple(ids)
+        return None if classes is None else self.categories.ids_of(classes)
 
     def _detections(self, source: Source, config: StreamConfig) -> Iterator[Detections]:
         items = source if isinstance(source, (list, tuple)) else [source]

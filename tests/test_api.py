@@ -76,7 +76,7 @@ def test_an_array_equals_its_file_and_options_filter(trained_like_ckpt, image):
     name = model.names[int(found.class_ids[0])]
     (one_class,) = model.predict(image, score_thresh=0.0, classes=[name])
     assert set(one_class.class_ids.tolist()) == {int(found.class_ids[0])}
-    with pytest.raises(ConfigError, match="'zebra' is not one of this model's categories"):
+    with pytest.raises(ConfigError, match="'zebra' is not one of the model's categories"):
         model.predict(image, classes=["zebra"])
     with pytest.raises(ConfigError, match=r"uint8 \(H, W, 3\) BGR"):
         model.predict(np.zeros((10, 10), np.float32))

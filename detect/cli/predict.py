@@ -32,7 +32,6 @@ def stream_config(cfg: DictConfig) -> StreamConfig:
         batch_size=cfg.batch_size,
         queue_size=cfg.queue_size,
         score_thresh=cfg.score_thresh,
-        classes=None if cfg.classes is None else tuple(cfg.classes),
         max_detections=cfg.max_detections,
         max_frames=cfg.max_frames,
         track=cfg.track,
@@ -56,6 +55,8 @@ def run_detect(cfg: DictConfig) -> StreamSummary:
         cache=cfg.cache,
         cache_dir=cfg.cache_dir,
     )
+    if cfg.classes is not None:  # ids or names of the model's categories
+        config.classes = loaded.categories.ids_of(list(cfg.classes))
     reconnect = Reconnect(**OmegaConf.to_container(cfg.reconnect, resolve=True))
     sources = open_sources(source_list(cfg.source), cfg.loop, reconnect, cfg.timeout_s)
     outputs = OutputConfig(

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from detect.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class CategoryMap:
@@ -26,6 +28,24 @@ class CategoryMap:
 
     def label(self, coco_id: int) -> int:
         return self.coco_ids.index(coco_id) + 1
+
+    def ids_of(self, classes: Sequence[int | str]) -> tuple[int, ...]:
+        """The category ids of ``classes`` given as ids or names; an unknown one is refused by
+        name, with the choices."""
+        by_name = dict(zip(self.names, self.coco_ids, strict=True))
+        ids = []
+        for entry in classes:
+            found = by_name.get(entry) if isinstance(entry, str) else int(entry)
+            if found not in self.coco_ids:
+                shown = ", ".join(
+                    f"{i} {n}" for i, n in zip(self.coco_ids[:8], self.names[:8], strict=True)
+                )
+                raise ConfigError(
+                    f"classes: {entry!r} is not one of the model's categories (ids or names: "
+                    f"{shown}{', …' if len(self.names) > 8 else ''})"
+                )
+            ids.append(found)
+        return tuple(ids)
 
     def coco_id(self, label: int) -> int:
         return self.coco_ids[label - 1]

@@ -13,7 +13,7 @@ import time
 import pytest
 from support.mjpeg_server import free_port
 from support.paths import PROJECT, TOOLS
-from support.tools import ENV, reopen, run_tool
+from support.tools import ENV, assert_one_line_error, output, reopen, run_tool
 
 TOOL = TOOLS / "predict.py"
 
@@ -113,3 +113,18 @@ def test_a_truncated_clip_is_reported_with_both_frame_counts_and_exit_code_2(
     assert "truncated" in line and "what was read is written" in line
     assert "Traceback" not in result.stderr
     assert reopen(tmp_path / "out" / "cut.mp4")[1] == 270  # every decoded frame written
+
+
+@pytest.mark.slow
+def test_classes_by_name_keep_only_those_and_an_unknown_one_is_refused(
+    trained_like_ckpt, coco_val_dir, tmp_path
+):
+    image = sorted(coco_val_dir.glob("*.jpg"))[0]
+    common = (f"ckpt={trained_like_ckpt}", f"source={image}", "score_thresh=0.0", "backend=pytorch")
+    kept = detect(*common, "classes=[square]", "max_detections=5", f"output_dir={tmp_path}")
+    assert kept.returncode == 0, output(kept)[-2000:]
+    (record,) = [json.loads(line) for line in (tmp_path / "detections.jsonl").open()]
+    assert len(record["detections"]) == 5
+    assert {d["label"] for d in record["detections"]} == {"square"}
+    refused = detect(*common, "classes=[zebra]", f"output_dir={tmp_path / 'no'}")
+    assert_one_line_error(refused, "classes: 'zebra' is not one of the model's categories")

@@ -117,3 +117,11 @@ def test_train_then_fine_tune_from_the_loaded_weights(tiny_shapes, tmp_path):
         runs_dir=str(tmp_path), run_name="b",
     )  # fmt: skip
     assert tuned.last.is_file() and tuned.run_dir.name == "b"
+
+
+def test_one_default_score_threshold_for_the_object_and_the_command():
+    from support.configs import compose_config
+
+    from detect.inference.detections import DEFAULT_SCORE_THRESH
+
+    assert compose_config("predict", ["ckpt=x", "source=y"]).score_thresh == DEFAULT_SCORE_THRESH

@@ -118,6 +118,8 @@ class Model:
             max_detections=max_detections,
             max_frames=max_frames,
         )
+        if not stream and max_frames is None:
+            check_finite(source)
         found = self._detections(source, config)
         return found if stream else list(found)
 
@@ -147,6 +149,8 @@ class Model:
             tracker=tracker or TrackerConfig(),
             count=CountConfig.from_plain(lines=list(lines), zones=list(zones)),
         )
+        if not stream and max_frames is None:
+            check_finite(source)
         results = self._results(self._specs(source), config)
         return results if stream else list(results)
 
@@ -235,6 +239,17 @@ class Model:
 
         config = compose_command("export", [], {"ckpt": self.weights, "format": format, **options})
         return export_paths(config)[0]
+
+
+def check_finite(source: Any) -> None:
+    """A list of every frame of a webcam or URL would never be returned: refused."""
+    items = source if isinstance(source, (list, tuple)) else [source]
+    for item in items:
+        if isinstance(item, int) or (isinstance(item, str) and (item.isdigit() or "://" in item)):
+            raise ConfigError(
+                f"{item!r} is a live source and never ends: pass stream=True to get its frames "
+                "one by one, or max_frames=N"
+            )
 
 
 def check_image(image: np.ndarray) -> np.ndarray:

@@ -78,6 +78,8 @@ def test_an_array_equals_its_file_and_options_filter(trained_like_ckpt, image):
     assert set(one_class.class_ids.tolist()) == {int(found.class_ids[0])}
     with pytest.raises(ConfigError, match="'zebra' is not one of the model's categories"):
         model.predict(image, classes=["zebra"])
+    with pytest.raises(ConfigError, match="live source and never ends: pass stream=True"):
+        model.predict("rtsp://127.0.0.1:9/live")
     with pytest.raises(ConfigError, match=r"uint8 \(H, W, 3\) BGR"):
         model.predict(np.zeros((10, 10), np.float32))
 

@@ -1,17 +1,7 @@
-"""Tracking and counting against exact ground truth: python tools/bench_tracking.py --help."""
+"""Tracking and counting against exact ground truth: python tools/bench_tracking.py --help
+(the same as `detect bench-tracking …`)."""
 
-import hydra
-from omegaconf import DictConfig
-
-from detect.benchmarks.tracking import run_bench_tracking
-from detect.cli import friendly_errors
-
-
-@hydra.main(config_path="pkg://detect.conf", config_name="bench_tracking", version_base="1.3")
-@friendly_errors
-def main(cfg: DictConfig) -> None:
-    run_bench_tracking(cfg)
-
+from detect.cli.main import run_tool
 
 if __name__ == "__main__":
-    main()
+    run_tool("bench-tracking")

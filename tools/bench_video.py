@@ -1,17 +1,7 @@
-"""Video pipeline benchmark (overlap and memory): python tools/bench_video.py --help."""
+"""Video pipeline benchmark (overlap and memory): python tools/bench_video.py --help
+(the same as `detect bench-video …`)."""
 
-import hydra
-from omegaconf import DictConfig
-
-from detect.benchmarks.video import run_bench_video
-from detect.cli import friendly_errors
-
-
-@hydra.main(config_path="pkg://detect.conf", config_name="bench_video", version_base="1.3")
-@friendly_errors
-def main(cfg: DictConfig) -> None:
-    run_bench_video(cfg)
-
+from detect.cli.main import run_tool
 
 if __name__ == "__main__":
-    main()
+    run_tool("bench-video")

@@ -80,6 +80,18 @@ COMMANDS: dict[str, Command] = {
             "one backbone's layers, taps and cost",
         ),
         Command("cost", "cost", "detect.cli.summary:run_cost", "params / MAdds of many backbones"),
+        Command(
+            "bench-video",
+            "bench_video",
+            "detect.benchmarks.video:run_bench_video",
+            "the video pipeline's overlap and memory",
+        ),
+        Command(
+            "bench-tracking",
+            "bench_tracking",
+            "detect.benchmarks.tracking:run_bench_tracking",
+            "tracking and counting against exact truth",
+        ),
         Command("pareto", "pareto", "detect.cli.pareto:run_pareto", "mAP against latency, plotted"),
         Command(
             "prepare-coco",

@@ -29,7 +29,7 @@ from detect.inference.backends import LoadedDetector, load_detector
 from detect.inference.counting import CountConfig
 from detect.inference.detections import DEFAULT_SCORE_THRESH, Detections
 from detect.inference.outputs import Result
-from detect.inference.sources import open_sources, to_rgb_chw
+from detect.inference.sources import is_live, open_sources, to_rgb_chw
 from detect.inference.stream import DetectionStream, StreamConfig
 from detect.inference.tracking import TrackerConfig
 from detect.weights.hub import HubConfig
@@ -178,7 +178,7 @@ class Model:
         return None if classes is None else self.categories.ids_of(classes)
 
     def _detections(self, source: Source, config: StreamConfig) -> Iterator[Detections]:
-        items = source if isinstance(source, (list, tuple)) else [source]
+        items = as_list(source)
         arrays = [item for item in items if isinstance(item, np.ndarray)]
         if arrays and len(arrays) < len(items):
             raise ConfigError("predict: give images as arrays or as paths, not both in one list")
@@ -207,8 +207,7 @@ class Model:
 
     @staticmethod
     def _specs(source: Any) -> list[str | int]:
-        items = source if isinstance(source, (list, tuple)) else [source]
-        return [item if isinstance(item, int) else str(item) for item in items]
+        return [item if isinstance(item, int) else str(item) for item in as_list(source)]
 
     @_either
     def train(owner: type[Model] | Model, *overrides: str, **options: Any) -> TrainResult:
@@ -241,11 +240,15 @@ class Model:
         return export_paths(config)[0]
 
 
+def as_list(source: Any) -> list[Any]:
+    """A source or a list of them, as a list."""
+    return list(source) if isinstance(source, (list, tuple)) else [source]
+
+
 def check_finite(source: Any) -> None:
     """A list of every frame of a webcam or URL would never be returned: refused."""
-    items = source if isinstance(source, (list, tuple)) else [source]
-    for item in items:
-        if isinstance(item, int) or (isinstance(item, str) and (item.isdigit() or "://" in item)):
+    for item in as_list(source):
+        if isinstance(item, (str, int)) and is_live(item):
             raise ConfigError(
                 f"{item!r} is a live source and never ends: pass stream=True to get its frames "
                 "one by one, or max_frames=N"

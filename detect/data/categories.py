@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,9 +51,9 @@ class CategoryMap:
     def coco_id(self, label: int) -> int:
         return self.coco_ids[label - 1]
 
-    @property
+    @functools.cached_property
     def by_id(self) -> dict[int, str]:
-        """Category id → name."""
+        """Category id → name (computed once: the stream reads it every frame)."""
         return dict(zip(self.coco_ids, self.names, strict=True))
 
     @property

@@ -187,9 +187,7 @@ class Counts:
 
         def plain(counter: Counter[int]) -> dict[str, int]:
             return {
-                names[label] if names else str(label): n
-                for label, n in sorted(counter.items())
-                if n
+                (names or {}).get(label, str(label)): n for label, n in sorted(counter.items()) if n
             }
 
         return {

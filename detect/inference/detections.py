@@ -4,6 +4,7 @@ JSON-lines entries ``detect predict`` writes, drawn, and converted to and from s
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from detect.data.categories import CategoryMap
-from detect.inference.drawing import draw_boxes
+from detect.inference.drawing import draw_boxes, name_of
 from detect.inference.tracking import Trail
 
 if TYPE_CHECKING:
@@ -108,13 +109,12 @@ class Detections:
     @property
     def class_names(self) -> list[str]:
         """Each detection's category name."""
-        return [self.names.get(int(i), str(int(i))) for i in self.class_ids]
+        return [name_of(self.names, i) for i in self.class_ids.tolist()]
 
     def summary(self) -> str:
         """ "2 person, 1 car" (most frequent first), or "nothing"."""
-        names, counts = np.unique(np.array(self.class_names, dtype=object), return_counts=True)
-        ranked = sorted(zip(counts.tolist(), names.tolist(), strict=True), key=lambda x: -x[0])
-        return ", ".join(f"{n} {name}" for n, name in ranked) or "nothing"
+        counted = Counter(self.class_names).most_common()
+        return ", ".join(f"{n} {name}" for name, n in counted) or "nothing"
 
     def top(self, count: int | None) -> Detections:
         """The ``count`` highest-scoring detections (all of them for None)."""
@@ -155,7 +155,7 @@ class Detections:
             image,
             self.xyxy,
             self.class_ids.tolist(),
-            {int(i): name for i, name in zip(self.class_ids, self.class_names, strict=True)},
+            self.names,
             self.scores,
             track_ids=self.track_ids,
             trails=trails,

@@ -35,9 +35,14 @@ def label_text(
     )
 
 
+def name_of(names: Mapping[int, str], class_id: int) -> str:
+    """A class's name, or its number when ``names`` lacks it."""
+    return names.get(class_id, str(class_id))
+
+
 def summary_text(counter: Counter[int], names: Mapping[int, str]) -> str:
     """ "circle 2 square 1" (classes with no count left out), or "0"."""
-    return " ".join(f"{names[k]} {n}" for k, n in sorted(counter.items()) if n) or "0"
+    return " ".join(f"{name_of(names, k)} {n}" for k, n in sorted(counter.items()) if n) or "0"
 
 
 def draw_counts(
@@ -95,7 +100,7 @@ def draw_boxes(
             points = np.round(trail).astype(np.int32)
             cv2.polylines(image, [points], False, bgr_colour, thickness, cv2.LINE_AA)
         cv2.rectangle(image, (x1, y1), (x2, y2), bgr_colour, thickness, cv2.LINE_AA)
-        text = names[int(label)]
+        text = name_of(names, int(label))
         if scores is not None:
             text += f" {scores[index]:.2f}"
         if notes is not None and notes[index]:

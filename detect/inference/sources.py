@@ -251,6 +251,15 @@ def expand(spec: str) -> list[Path]:
     return sorted(file for file in files if file.suffix.lower() in known)
 
 
+def is_webcam(spec: str | int) -> bool:
+    return isinstance(spec, int) or str(spec).isdigit()
+
+
+def is_live(spec: str | int) -> bool:
+    """A webcam index or a URL: a source with no end."""
+    return is_webcam(spec) or "://" in str(spec)
+
+
 def open_source(
     spec: str | int,
     loop: bool = False,
@@ -262,11 +271,11 @@ def open_source(
     reconnect = reconnect or Reconnect()
     name = str(spec)
     options = {"loop": loop, "reconnect": reconnect, "timeout_s": timeout_s}
-    if isinstance(spec, int) or name.isdigit():
+    if is_webcam(spec):
         sources: list[Source] = [
             VideoSource(name, "webcam", live=True, target=int(name), **options)
         ]
-    elif "://" in name:
+    elif is_live(spec):
         sources = [VideoSource(name, "stream", live=True, target=name, **options)]
     elif Path(name).is_file():
         if Path(name).suffix.lower() in IMAGE_SUFFIXES:

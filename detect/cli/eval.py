@@ -12,7 +12,7 @@ from detect.evaluation.evaluate import evaluate, model_dataset
 from detect.evaluation.report import ReportConfig, write_report
 from detect.inference.backends import load_detector
 from detect.weights.hub import HubConfig
-from detect.weights.sources import is_published
+from detect.weights.sources import is_published, published_name, run_folder
 
 
 def run_eval(cfg: DictConfig) -> dict[str, float]:
@@ -79,10 +79,8 @@ def default_output_dir(checkpoint: str, split: str) -> Path:
     ``…/eval/<name>/<split>`` beside an exported model (fp32 and int8 side by side);
     ``outputs/eval/<name>/<split>`` for a published one (``torchvision:<name>``)."""
     if is_published(checkpoint):
-        return Path("outputs") / "eval" / str(checkpoint).split(":", 1)[1] / split
-    checkpoint = Path(checkpoint)
-    folder = checkpoint.resolve().parent
-    if checkpoint.suffix == ".onnx":
-        return folder / "eval" / checkpoint.stem / split
-    run = folder.parent if folder.name == "checkpoints" else folder
-    return run / "eval" / split
+        return Path("outputs") / "eval" / published_name(checkpoint) / split
+    path = Path(checkpoint)
+    if path.suffix == ".onnx":
+        return path.resolve().parent / "eval" / path.stem / split
+    return run_folder(path) / "eval" / split

@@ -20,7 +20,7 @@ from detect.evaluation.quantized import int8_report
 from detect.export.onnx import OPSET, metadata_for
 from detect.export.variants import ExportPlan, write_variants
 from detect.weights.checkpoint import Checkpoint
-from detect.weights.sources import is_published
+from detect.weights.sources import is_published, published_name, run_folder
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,8 @@ def default_output(spec: str | Path, suffix: str) -> Path:
     """``<run>/export/<checkpoint name><suffix>`` for a run's checkpoint (``spec``), else beside
     it; ``outputs/export/<name><suffix>`` for a published one (``torchvision:<name>``)."""
     if is_published(spec):
-        return Path("outputs") / "export" / f"{str(spec).split(':', 1)[1]}{suffix}"
-    path = Path(spec)
-    folder = path.resolve().parent
-    run = folder.parent if folder.name == "checkpoints" else folder
-    return run / "export" / f"{path.stem}{suffix}"
+        return Path("outputs") / "export" / f"{published_name(spec)}{suffix}"
+    return run_folder(spec) / "export" / f"{Path(spec).stem}{suffix}"
 
 
 def checkpoint_images(

@@ -8,8 +8,10 @@ sources (webcams, URLs) that drop are reopened with bounded exponential backoff.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
+import os
 import re
 import threading
 import time
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv"}
 GLOB_CHARS = re.compile(r"[*?\[]")
+FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ class VideoSource(Source):
     timeout_s: float = 10.0
     capture: cv2.VideoCapture | None = None
     expected: int | None = None
+    ffmpeg_options: str | None = None  # FFmpeg's open options (the server limits protocols)
 
     def open(self) -> cv2.VideoCapture:
         """A new capture, or a :class:`SourceError` that says why not."""
@@ -135,7 +139,8 @@ class VideoSource(Source):
             timeout_ms = int(self.timeout_s * 1000)
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms]
             params += [cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
-            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
+            with capture_options(self.ffmpeg_options):
+                capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
             reason = (
                 f"no answer within {self.timeout_s:g} s or not a stream FFmpeg can read"
                 if self.kind == "stream"
@@ -239,6 +244,29 @@ class VideoSource(Source):
             self.capture = None
 
 
+_OPTIONS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def capture_options(options: str | None) -> Iterator[None]:
+    """FFmpeg's open options for the captures opened inside (``key;value|key;value``, as
+    OpenCV reads ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` at each open): one open at a time sets
+    them, so sources with different options never see each other's. None: as they are."""
+    if options is None:
+        yield
+        return
+    with _OPTIONS_LOCK:
+        before = os.environ.get(FFMPEG_OPTIONS_ENV)
+        os.environ[FFMPEG_OPTIONS_ENV] = options
+        try:
+            yield
+        finally:
+            if before is None:
+                del os.environ[FFMPEG_OPTIONS_ENV]
+            else:
+                os.environ[FFMPEG_OPTIONS_ENV] = before
+
+
 def expand(spec: str) -> list[Path]:
     """The image and video files a folder or glob names, sorted (by suffix: an unreadable one,
     even a directory named like an image, is kept so that it is reported, not lost)."""
@@ -265,12 +293,19 @@ def open_source(
     loop: bool = False,
     reconnect: Reconnect | None = None,
     timeout_s: float = 10.0,
+    ffmpeg_options: str | None = None,
 ) -> list[Source]:
     """The source(s) ``spec`` names, opened: a webcam index, a URL, an image, a video file, or a
-    folder/glob (all its images as one source, each video as its own)."""
+    folder/glob (all its images as one source, each video as its own). ``ffmpeg_options``:
+    FFmpeg's open options for its videos (see :func:`capture_options`)."""
     reconnect = reconnect or Reconnect()
     name = str(spec)
-    options = {"loop": loop, "reconnect": reconnect, "timeout_s": timeout_s}
+    options = {
+        "loop": loop,
+        "reconnect": reconnect,
+        "timeout_s": timeout_s,
+        "ffmpeg_options": ffmpeg_options,
+    }
     if is_webcam(spec):
         sources: list[Source] = [
             VideoSource(name, "webcam", live=True, target=int(name), **options)
@@ -330,6 +365,7 @@ def open_sources(
     loop: bool = False,
     reconnect: Reconnect | None = None,
     timeout_s: float = 10.0,
+    ffmpeg_options: str | None = None,
 ) -> list[Source]:
     """Every source the specs name, opened, with unique names and ``slug``\\ s; on an error,
     the sources opened so far are closed and the :class:`SourceError` names the culprit."""
@@ -340,7 +376,7 @@ def open_sources(
     sources: list[Source] = []
     try:
         for spec in specs:
-            sources += open_source(spec, loop, reconnect, timeout_s)
+            sources += open_source(spec, loop, reconnect, timeout_s, ffmpeg_options)
     except BaseException:
         for source in sources:
             source.close()

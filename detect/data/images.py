@@ -63,18 +63,27 @@ def read_image(path: str | Path, order: Literal["rgb", "bgr"] = "rgb") -> np.nda
         raise ImageError(path, "permission denied: the file cannot be read") from None
     except OSError as error:
         raise ImageError(path, f"cannot read the file ({error.strerror or error})") from None
+    return decode_image(data, path, order)
+
+
+def decode_image(
+    data: np.ndarray | bytes, name: object, order: Literal["rgb", "bgr"] = "bgr"
+) -> np.ndarray:
+    """An encoded image's bytes (a file's, an upload's) → (H, W, 3) uint8 in ``order``, or an
+    :class:`ImageError` naming ``name``: the one decoder of files and the server's uploads."""
+    data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
     if data.size == 0:  # emptied since the probe
-        raise ImageError(path, "empty file (0 bytes)")
+        raise ImageError(name, "empty file (0 bytes)")
     # OpenCV decodes a truncated JPEG without complaint, filling the missing rows with grey;
     # a JPEG must end with the EOI marker (FF D9), allowing a little trailing padding.
     if data[:2].tobytes() == JPEG_START and JPEG_END not in data[-64:].tobytes():
-        raise ImageError(path, "truncated JPEG (no end-of-image marker)")
+        raise ImageError(name, "truncated JPEG (no end-of-image marker)")
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     except cv2.error:
         image = None
     if image is None:
-        raise ImageError(path, "not an image OpenCV can decode (corrupt, or another format)")
+        raise ImageError(name, "not an image OpenCV can decode (corrupt, or another format)")
     return image if order == "bgr" else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 

@@ -1,13 +1,21 @@
 """Raw heads → detections in numpy alone: the postprocessing of a network-only export, for
 runtimes and delegates that cannot run top-k or NMS (mobile GPU delegates reject TopK, GatherND
-and NMS). The same steps as :mod:`detect.models.postprocess`: softmax, box decoding (SSD's
-weights 10, 10, 5, 5, as :class:`~detect.models.box_coder.BoxCoder`), per-class top-k, the score
-threshold, class-wise greedy NMS that stops at the detections kept, the cut, original pixels.
-No torch: this runs beside onnxruntime or LiteRT only.
+and NMS; LiteRT and NCNN files hold the network alone). The same detections as the whole ONNX
+graph (:mod:`detect.export.graph`): softmax, box decoding (SSD's weights 10, 10, 5, 5, as
+:class:`~detect.models.box_coder.BoxCoder`), per-class top-k, the score threshold, class-wise
+greedy NMS that stops at the detections kept, the cut, original pixels; ties fall as there
+(lower class, then lower anchor).
+
+Written to cost less than the network it follows: the threshold is tested on the logits before
+any softmax (only anchors that can pass get exp'd), only a window of the best candidates is
+ranked (partial selection) and NMS'd, the per-class cut is a rank within that window, and NMS
+compares same-class pairs in one vectorised step. No torch: this runs beside onnxruntime,
+LiteRT or NCNN only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -18,6 +26,7 @@ import numpy as np
 BBOX_CLAMP = math.log(1000.0 / 16)  # largest exp() argument, as the box coder's
 FIRST_WINDOW = 4  # × the detections kept: the first NMS window
 GROWTH_MARGIN = 1.25  # a short window grows to this × the size its keep rate says is enough
+LOG_MARGIN = 1e-3  # slack of the logit pre-test (float rounding is ~1e-6 there)
 
 
 @dataclass(frozen=True)
@@ -56,47 +65,94 @@ class Decoder:
             int(raw["detections_per_image"]),
         )
 
+    def with_settings(self, **changes: Any) -> Decoder:
+        """This decoder with other postprocess settings (e.g. ``score_thresh=0.3``, a caller's
+        own cut: the same detections as a cut after decoding, found sooner)."""
+        return dataclasses.replace(self, **changes)
+
     def __call__(
         self, logits: np.ndarray, codes: np.ndarray, original: tuple[int, int]
     ) -> dict[str, np.ndarray]:
         """One image's (A, C) class logits and (A, 4) box codes → ``boxes`` (D, 4) xyxy in the
         original (height, width) pixels, ``scores`` (D,) best first, ``labels`` (D,) 1..C-1."""
-        scores = softmax(logits.astype(np.float32))[:, 1:].T  # (C-1, A)
-        boxes = np.clip(decode_boxes(codes, self.anchors, self.weights), 0, self.size)
-        rows, anchors = np.nonzero(self.candidates(scores))  # class-major, anchor order
-        candidate_scores = scores[rows, anchors]
-        order = np.argsort(-candidate_scores, kind="stable")
-        candidate_scores, candidate_labels = candidate_scores[order], rows[order] + 1
-        candidate_boxes = boxes[anchors[order]]
-        kept = greedy_nms(
-            candidate_boxes, candidate_labels, self.nms_thresh, self.detections_per_image
-        )
+        live, probabilities = self.live_scores(np.asarray(logits, dtype=np.float32))
+        classes, rows = np.nonzero(self.score_thresh < probabilities.T)  # class-major
+        scores = probabilities[rows, classes]
+        decoded = decode_boxes(np.asarray(codes)[live], self.anchors[live], self.weights)
+        boxes = np.clip(decoded, 0, self.size)[rows]
+        kept = self.first_keeps(scores, classes, boxes)
         height, width = original
         scale = np.array([width, height, width, height], dtype=np.float32) / self.size
         return {
-            "boxes": (candidate_boxes[kept] * scale).astype(np.float32),
-            "scores": candidate_scores[kept].astype(np.float32),
-            "labels": candidate_labels[kept].astype(np.int64),
+            "boxes": (boxes[kept] * scale).astype(np.float32),
+            "scores": scores[kept].astype(np.float32),
+            "labels": (classes[kept] + 1).astype(np.int64),
         }
 
-    def candidates(self, scores: np.ndarray) -> np.ndarray:
-        """(C-1, A) mask of each class's ``topk_per_class`` best scores above the threshold.
-        Thresholding first is the same set (a class with at most k scores above it keeps them
-        all) and leaves only the crowded classes to partition: far cheaper than a top-k of
-        every class, since a trained network puts few scores above 0.001."""
-        mask = scores > self.score_thresh
-        crowded = np.nonzero(mask.sum(axis=1) > self.topk_per_class)[0]
-        if crowded.size:
-            k = self.topk_per_class
-            best = np.argpartition(-scores[crowded], k - 1, axis=1)[:, :k]
-            mask[crowded] = False
-            mask[crowded[:, None], best] = True
-        return mask
+    def live_scores(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The anchors that can score above the threshold (R,), and their class scores
+        (R, C-1): the softmax without its background column, computed for them alone.
+
+        A score is exp(l - max) / Σ exp(l' - max) and the sum is at least 1 (the max's own
+        term), so score > t needs l > max + log t: one comparison over the logits, no exp,
+        drops the anchors that cannot qualify (its margin covers float rounding). The others'
+        scores are computed with the full softmax's arithmetic (same rounding), and the exact
+        threshold is applied to them by the caller: the candidates are exactly the full
+        softmax's."""
+        top = logits.max(axis=1)
+        if self.score_thresh > 0:
+            floor = top + np.float32(math.log(self.score_thresh) - LOG_MARGIN)
+            live = np.flatnonzero((logits[:, 1:] > floor[:, None]).any(axis=1))
+        else:
+            live = np.arange(len(logits))
+        exp = np.exp(logits[live] - top[live, None])
+        return live, exp[:, 1:] / exp.sum(axis=1, keepdims=True)
+
+    def first_keeps(self, scores: np.ndarray, classes: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """The detections: positions of the first ``detections_per_image`` NMS keeps among the
+        class-major candidates, best first.
+
+        NMS visits the candidates best first, ties to the lower class then the lower anchor
+        (the class-major position: the whole graph's order), each class cut to its
+        ``topk_per_class`` best. Greedy NMS decides a box from the boxes before it alone, so a
+        prefix of that order gives the full run's keeps among it: only a window of the best
+        candidates is ranked (partial selection), cut per class (a class's rank in the prefix
+        is its rank among all) and run through NMS, and it grows until it holds the keeps
+        needed — as the whole graph's window does."""
+        count, limit = len(scores), self.detections_per_image
+        window = min(count, FIRST_WINDOW * limit)
+        while True:
+            prefix = best_first(scores, window)
+            prefix = prefix[class_ranks(classes[prefix]) < self.topk_per_class]
+            kept = window_keeps(boxes[prefix], classes[prefix], self.nms_thresh)
+            if len(kept) >= limit or window == count:
+                return prefix[kept[:limit]]
+            enough = math.ceil(GROWTH_MARGIN * window * limit / max(len(kept), 1))
+            window = min(count, max(window + limit, enough))
 
 
-def softmax(x: np.ndarray) -> np.ndarray:
-    exp = np.exp(x - x.max(axis=-1, keepdims=True))
-    return exp / exp.sum(axis=-1, keepdims=True)
+def best_first(scores: np.ndarray, count: int) -> np.ndarray:
+    """Positions of the ``count`` best ``scores`` in processing order: best first, ties to the
+    lower position (a stable sort's order), found by partial selection (np.partition) so that
+    only they are sorted."""
+    if count < len(scores):
+        kth = np.partition(scores, len(scores) - count)[len(scores) - count]  # count-th best
+        better = np.flatnonzero(scores > kth)
+        ties = np.flatnonzero(scores == kth)[: count - len(better)]
+        chosen = np.sort(np.concatenate((better, ties)))
+    else:
+        chosen = np.arange(len(scores))
+    return chosen[np.argsort(-scores[chosen], kind="stable")]
+
+
+def class_ranks(labels: np.ndarray) -> np.ndarray:
+    """Each entry's rank among the entries of its label before it (0 for the first)."""
+    grouped = np.argsort(labels, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(labels[grouped]) != 0])
+    sizes = np.diff(np.r_[starts, len(labels)])
+    ranks = np.empty(len(labels), dtype=np.int64)
+    ranks[grouped] = np.arange(len(labels)) - np.repeat(starts, sizes)
+    return ranks
 
 
 def decode_boxes(
@@ -115,22 +171,6 @@ def decode_boxes(
     return np.stack(
         (centre_x - half_w, centre_y - half_h, centre_x + half_w, centre_y + half_h), axis=1
     ).astype(np.float32)
-
-
-def greedy_nms(boxes: np.ndarray, labels: np.ndarray, threshold: float, limit: int) -> np.ndarray:
-    """Class-wise greedy NMS over boxes already in processing order (best first), stopped at
-    ``limit`` keeps: the full run's first ``limit`` keeps, at the cost of the windows needed.
-
-    Written for numpy rather than as torchvision's loop (one Python step per keep, each a pass
-    over the window): the overlaps of every same-class pair in a window are one vectorised
-    computation, and the greedy pass then only visits the boxes that overlap a later one."""
-    window = min(len(boxes), FIRST_WINDOW * limit)
-    while True:
-        kept = window_keeps(boxes[:window], labels[:window], threshold)
-        if len(kept) >= limit or window == len(boxes):
-            return kept[:limit]
-        enough = math.ceil(GROWTH_MARGIN * window * limit / max(len(kept), 1))
-        window = min(len(boxes), max(window + limit, enough))
 
 
 def window_keeps(boxes: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:

@@ -48,7 +48,16 @@ COMMANDS: dict[str, Command] = {
             "detect on images, videos, webcams, streams",
         ),
         Command("export", "export", "detect.cli.export:run_export", "write ONNX / LiteRT, checked"),
+        Command(
+            "serve", "serve", "detect.cli.serve:run_serve", "HTTP detection, live streams, a page"
+        ),
         Command("bench", "bench", "detect.cli.bench:run_bench", "latency per backend, cost, floor"),
+        Command(
+            "serve-web",
+            "serve_web",
+            "detect.cli.serve_web:run_serve_web",
+            "serve a browser export, threads enabled",
+        ),
         Command(
             "check-data",
             "check_dataset",

@@ -1,0 +1,28 @@
+"""detect serve: the config → the model and the server's settings (see :mod:`detect.serve`)."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from detect.serve import ServeConfig, require_extra
+
+
+def run_serve(cfg: DictConfig) -> None:
+    """Check the settings and the extra, load the model once (a bad checkpoint fails here, and
+    fills the export cache the workers load from), then serve until SIGTERM."""
+    require_extra()
+    settings = OmegaConf.to_container(cfg.serve, resolve=True)
+    config = ServeConfig.from_plain({**settings, "host": cfg.host, "port": cfg.port})
+    load = {
+        "path": str(cfg.ckpt),
+        "backend": cfg.backend,
+        "device": cfg.device,
+        "threads": cfg.threads,
+        "cache": cfg.cache,
+        "cache_dir": cfg.cache_dir,
+        "hub": OmegaConf.to_container(cfg.hub, resolve=True),
+    }
+    from detect.serve.run import load_model, serve
+
+    loaded = load_model(load)
+    serve(config, loaded=loaded if config.workers == 1 else None, load=load)

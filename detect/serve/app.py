@@ -1,0 +1,291 @@
+"""The ASGI app: ``create_app(loaded, config)`` over a loaded detector (see :mod:`detect.serve`).
+
+Routes: ``POST /v1/detect`` (dynamic batching), ``/v1/streams`` (+ ``/{id}``, ``/{id}/events``,
+``/{id}/video.mjpg``), ``/v1/model``, ``/healthz``, ``/readyz``, ``/metrics``, the live page at
+``/`` and OpenAPI docs at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from detect.errors import DetectError
+from detect.inference.backends import LoadedDetector
+from detect.inference.detections import Detections
+from detect.serve import problems
+from detect.serve.batcher import Batcher, Overloaded
+from detect.serve.config import ServeConfig
+from detect.serve.metrics import Metrics
+from detect.serve.middleware import AccessLog, ApiKey
+from detect.serve.problems import ApiError
+from detect.serve.schemas import (
+    DetectJSON,
+    DetectResponse,
+    StreamCreated,
+    StreamInfo,
+    StreamList,
+    StreamRequest,
+)
+from detect.serve.streams import StreamHandle, StreamRegistry
+from detect.serve.uploads import BodyLimit, decode_all, read_request
+
+log = logging.getLogger(__name__)
+
+STATIC = resources.files("detect.serve") / "static"
+POLL_S = 0.03  # how often a media route looks for a new frame
+HEARTBEAT_S = 15.0
+BOUNDARY = "frame"
+
+DETECT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {
+                        "image": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "JPEG/PNG/WebP files, one or more",
+                        }
+                    },
+                }
+            },
+            "application/json": {"schema": DetectJSON.model_json_schema()},
+        },
+    },
+    "parameters": [
+        {"name": "score_thresh", "in": "query", "schema": {"type": "number"}},
+        {"name": "max_detections", "in": "query", "schema": {"type": "integer"}},
+        {
+            "name": "classes",
+            "in": "query",
+            "schema": {"type": "array", "items": {"type": "string"}},
+            "description": "category ids or names (repeat, or comma-separated)",
+        },
+    ],
+}
+
+
+class State:
+    """What the routes share: the model, the batcher, the streams, readiness."""
+
+    def __init__(self, loaded: LoadedDetector, config: ServeConfig) -> None:
+        self.loaded, self.config = loaded, config
+        self.streams = StreamRegistry(loaded, config)
+        self.metrics = Metrics(lambda: self.batcher.depth, self.streams.infos)
+        self.batcher = Batcher(
+            loaded.detector,
+            config.max_batch,
+            config.max_wait_ms,
+            config.queue_size,
+            self.metrics.on_batch,
+        )
+        self.ready = False
+
+
+def create_app(loaded: LoadedDetector, config: ServeConfig) -> FastAPI:
+    """The app over ``loaded`` with ``config``'s settings (the model is warmed at startup;
+    /readyz says so)."""
+    state = State(loaded, config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await state.batcher.start()
+        warm = np.zeros((3, 64, 64), np.uint8)
+        await state.batcher.detect([warm])
+        state.ready = True
+        log.info("ready: %s", loaded.description)
+        try:
+            yield
+        finally:
+            state.ready = False
+            await state.streams.close_all()
+            await state.batcher.stop()
+
+    app = FastAPI(
+        title="detect",
+        summary="MobileNet + SSDLite detection: images, live streams, tracking and counts",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.shared = state
+    problems.install(app)
+    app.add_middleware(BodyLimit, limit=config.max_upload_bytes)
+    if config.api_key:
+        app.add_middleware(ApiKey, key=config.api_key)
+    app.add_middleware(AccessLog, metrics=state.metrics, enabled=config.access_log)
+    add_routes(app, state)
+    return app
+
+
+def add_routes(app: FastAPI, state: State) -> None:
+    config, loaded = state.config, state.loaded
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(str(STATIC / "index.html"))
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is up (no key needed)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> JSONResponse:
+        """The model is loaded and warm (503 until then, and while shutting down)."""
+        if not state.ready:
+            return JSONResponse({"status": "starting"}, 503)
+        return JSONResponse({"status": "ready", "model": loaded.description})
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/v1/model", tags=["detect"])
+    async def model() -> dict[str, Any]:
+        """The model: its description, backend and categories."""
+        return {
+            "description": loaded.description,
+            "backend": loaded.backend,
+            "names": {str(k): v for k, v in loaded.categories.by_id.items()},
+            "score_thresh": config.score_thresh,
+            "max_batch": config.max_batch,
+        }
+
+    @app.post(
+        "/v1/detect", response_model=DetectResponse, tags=["detect"], openapi_extra=DETECT_BODY
+    )
+    async def detect(request: Request) -> JSONResponse:
+        """Detections for one or more images (multipart field ``image``, or JSON ``images`` in
+        base64), one result per image in request order."""
+        uploads, options = await read_request(request, config.max_images)
+        try:
+            classes = None if options.classes is None else loaded.categories.ids_of(options.classes)
+        except DetectError as error:
+            raise ApiError(422, str(error), "classes") from None
+        decoded = await decode_all(uploads, config.max_pixels)
+        try:
+            outputs = await state.batcher.detect([image.rgb for image in decoded])
+        except Overloaded as error:
+            state.metrics.rejected.inc()
+            raise ApiError(
+                503,
+                f"busy: {error}; retry after {config.retry_after_s} s",
+                None,
+                {"Retry-After": str(config.retry_after_s)},
+            ) from None
+        thresh = config.score_thresh if options.score_thresh is None else options.score_thresh
+        results = [
+            {
+                "width": image.width,
+                "height": image.height,
+                "detections": Detections.from_output(
+                    output, loaded.categories, thresh, classes, options.max_detections
+                ).to_records(),
+            }
+            for image, output in zip(decoded, outputs, strict=True)
+        ]
+        return JSONResponse({"results": results})
+
+    def streams_allowed() -> None:
+        if config.workers > 1:
+            raise ApiError(
+                409,
+                f"streams need one server process (serve.workers={config.workers}): run a "
+                "separate detect serve with workers=1 for streams",
+                "workers",
+            )
+
+    @app.post("/v1/streams", status_code=201, response_model=StreamCreated, tags=["streams"])
+    async def add_stream(body: StreamRequest) -> dict[str, str]:
+        """Start detecting (tracking, counting) on a source; its id names it from then on."""
+        streams_allowed()
+        handle = await state.streams.open(body)
+        return {"id": handle.id}
+
+    @app.get("/v1/streams", response_model=StreamList, tags=["streams"])
+    async def list_streams() -> dict[str, Any]:
+        return {"streams": state.streams.infos()}
+
+    @app.get("/v1/streams/{stream_id}", response_model=StreamInfo, tags=["streams"])
+    async def stream_info(stream_id: str) -> dict[str, Any]:
+        """State (starting, running, reconnecting, ended, failed, stopped), fps, counts."""
+        return state.streams.get(stream_id).info()
+
+    @app.delete("/v1/streams/{stream_id}", status_code=204, tags=["streams"])
+    async def delete_stream(stream_id: str) -> Response:
+        await state.streams.delete(stream_id)
+        return Response(status_code=204)
+
+    @app.get("/v1/streams/{stream_id}/events", tags=["streams"])
+    async def events(stream_id: str, request: Request, since: int | None = None) -> Response:
+        """Server-sent events: ``frame`` (the frame's record: detections with track ids,
+        counts; as ``detect predict``'s JSON lines) and ``end``. ``since=0``: from the oldest
+        record kept; default: from now."""
+        handle = state.streams.get(stream_id)
+        start = handle.seq if since is None else since
+        return StreamingResponse(
+            sse(handle, request, start),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/v1/streams/{stream_id}/video.mjpg", tags=["streams"])
+    async def video(stream_id: str, request: Request) -> Response:
+        """The annotated frames, live (``multipart/x-mixed-replace``: an ``<img>`` plays it)."""
+        handle = state.streams.get(stream_id)
+        return StreamingResponse(
+            mjpeg(handle, request),
+            media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+
+async def sse(handle: StreamHandle, request: Request, seq: int) -> AsyncIterator[str]:
+    quiet = 0.0
+    while not await request.is_disconnected():
+        finished = handle.finished.is_set()
+        fresh = handle.since(seq)
+        for seq, record in fresh:
+            yield f"id: {seq}\nevent: frame\ndata: {json.dumps(record)}\n\n"
+        if finished and not handle.since(seq):
+            yield f"event: end\ndata: {json.dumps(handle.info())}\n\n"
+            return
+        quiet = 0.0 if fresh else quiet + POLL_S
+        if quiet >= HEARTBEAT_S:
+            quiet = 0.0
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(POLL_S)
+
+
+async def mjpeg(handle: StreamHandle, request: Request) -> AsyncIterator[bytes]:
+    shown = 0
+    while not await request.is_disconnected():
+        if handle.seq != shown:
+            shown, jpeg = await asyncio.to_thread(handle.frame_jpeg)
+            if jpeg is not None:
+                yield (
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                    f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
+                    + jpeg
+                    + b"\r\n"
+                )
+        elif handle.finished.is_set():
+            return
+        await asyncio.sleep(POLL_S)

@@ -1,0 +1,84 @@
+"""The server's settings (``serve.*`` of ``detect serve``), checked once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from detect.errors import ConfigError
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """``host``/``port``: where to listen (127.0.0.1: this machine only). ``workers``: server
+    processes (each loads the model; streams need 1). ``max_batch`` / ``max_wait_ms``: the
+    dynamic batch (most images per detector call, and how long the first image waits for
+    others). ``queue_size``: images waiting at most (beyond: 503 + Retry-After).
+    ``max_upload_mb``: a request body's cap (413); ``max_pixels``: an image's decoded size cap,
+    read from its header before decoding (413); ``max_images``: images per request.
+    ``api_key``: every route but /healthz needs ``Authorization: Bearer <key>`` (None: open).
+    ``stream_dirs``: folders whose video files streams may read; ``allowed_hosts``: hosts or
+    networks (CIDR) a stream may reach although loopback, link-local or private to the server;
+    ``max_streams``: streams at once. ``score_thresh``: the default of /v1/detect."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_batch: int = 8
+    max_wait_ms: float = 5.0
+    queue_size: int = 64
+    max_upload_mb: float = 20.0
+    max_pixels: int = 40_000_000
+    max_images: int = 16
+    api_key: str | None = None
+    stream_dirs: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    max_streams: int = 4
+    stream_timeout_s: float = 10.0
+    stream_history: int = 256
+    score_thresh: float = 0.3
+    retry_after_s: int = 1
+    graceful_s: float = 30.0
+    access_log: bool = True
+
+    def __post_init__(self) -> None:
+        positive = ("workers", "max_batch", "queue_size", "max_pixels", "max_images")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"serve.{name} must be at least 1, not {getattr(self, name)}")
+        if self.max_wait_ms < 0 or self.max_upload_mb <= 0 or self.max_streams < 0:
+            raise ConfigError(
+                "serve: need max_wait_ms ≥ 0, max_upload_mb > 0 and max_streams ≥ 0, got "
+                f"{self.max_wait_ms}, {self.max_upload_mb}, {self.max_streams}"
+            )
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"serve.port must be in 1..65535, not {self.port}")
+        if self.api_key == "":
+            object.__setattr__(self, "api_key", None)
+        for name in ("stream_dirs", "allowed_hosts"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, tuple(str(v) for v in (value or ())))
+        for folder in self.stream_dirs:
+            if not Path(folder).is_dir():
+                raise ConfigError(f"serve.stream_dirs: {folder!r} is not a folder")
+
+    @classmethod
+    def from_plain(cls, values: dict[str, Any]) -> ServeConfig:
+        """From a plain dict (the config's ``serve`` node); an unknown key is refused."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"serve: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def exposed(self) -> bool:
+        """Listening beyond this machine."""
+        return self.host not in LOCAL_HOSTS

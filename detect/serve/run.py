@@ -1,0 +1,114 @@
+"""Running the app: uvicorn in this process (``workers=1``) or N worker processes, each loading
+the model (from the export cache the parent filled); SIGTERM or Ctrl-C stop it gracefully:
+no new connections, in-flight requests answered, streams and their sources closed, exit 0."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from typing import Any
+
+import uvicorn
+
+from detect.errors import ConfigError
+from detect.inference.backends import LoadedDetector, load_detector
+from detect.serve.app import create_app
+from detect.serve.config import ServeConfig
+from detect.weights.hub import HubConfig
+
+log = logging.getLogger("detect.serve")
+
+SPEC_ENV = "DETECT_SERVE_SPEC"  # the workers' model and settings, as JSON
+KEY_ENV = "DETECT_API_KEY"
+
+
+def with_env_key(config: ServeConfig) -> ServeConfig:
+    """``serve.api_key``, else ``$DETECT_API_KEY``."""
+    key = config.api_key or os.environ.get(KEY_ENV) or None
+    return ServeConfig(**{**config.__dict__, "api_key": key})
+
+
+def warn_if_exposed(config: ServeConfig) -> None:
+    if config.exposed and not config.api_key:
+        log.warning(
+            "listening on %s without an API key: anyone who reaches this port can use the model "
+            "and open streams; set serve.api_key or DETECT_API_KEY",
+            config.host,
+        )
+
+
+def setup_logging() -> None:
+    """Our lines (and the access log's JSON) on stderr, uvicorn's beside them."""
+    root = logging.getLogger("detect")
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        root.propagate = False
+
+
+def uvicorn_options(config: ServeConfig) -> dict[str, Any]:
+    return {
+        "host": config.host,
+        "port": config.port,
+        "access_log": False,  # ours is structured (detect.serve.access)
+        "log_level": "info",
+        "timeout_graceful_shutdown": config.graceful_s,
+        "lifespan": "on",
+    }
+
+
+def serve(
+    config: ServeConfig,
+    loaded: LoadedDetector | None = None,
+    load: dict[str, Any] | None = None,
+) -> None:
+    """Serve until SIGTERM / Ctrl-C. One process: ``loaded`` (or ``load``, load_detector's
+    arguments). ``workers`` > 1: each worker loads ``load`` itself."""
+    setup_logging()
+    config = with_env_key(config)
+    warn_if_exposed(config)
+    if config.workers > 1:
+        if load is None:
+            raise ConfigError("serve.workers > 1 needs the model's file: each worker loads it")
+        os.environ[SPEC_ENV] = json.dumps({"load": load, "serve": config.__dict__})
+        uvicorn.run(
+            "detect.serve.run:worker_app",
+            factory=True,
+            workers=config.workers,
+            **uvicorn_options(config),
+        )
+        return
+    if loaded is None:
+        loaded = load_model(load or {})
+    server = uvicorn.Server(uvicorn.Config(create_app(loaded, config), **uvicorn_options(config)))
+    # uvicorn handles SIGTERM/SIGINT, shuts down, then raises the signal again for the handler
+    # it replaced: ours makes that a clean return (exit 0), since the stop was graceful
+    before = signal.signal(signal.SIGTERM, stopped)
+    try:
+        server.run()
+    except (SystemExit, KeyboardInterrupt) as stop:
+        if isinstance(stop, SystemExit) and stop.code not in (0, None):
+            raise
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def load_model(load: dict[str, Any]) -> LoadedDetector:
+    options = dict(load)
+    hub = HubConfig(**options.pop("hub", {}) or {})
+    return load_detector(hub=hub, **options)
+
+
+def worker_app():
+    """A worker process's app (``uvicorn --factory``), from ``$DETECT_SERVE_SPEC``."""
+    setup_logging()
+    spec = json.loads(os.environ[SPEC_ENV])
+    return create_app(load_model(spec["load"]), ServeConfig(**spec["serve"]))

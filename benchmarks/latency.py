@@ -113,6 +113,7 @@ def compare_detections(
 def compare(run: BenchRun, subject: Subject, tv: nn.Module) -> Comparison[BenchRow]:
     """Ours against torchvision, interleaved (with the floor's matrix products on the CPU)."""
     ours_runners = run.runners(subject)
+    parity = run.parity(subject, ours_runners)  # with PyTorch: the matrix's column
     theirs_run = torchvision_runner(tv, run.images, run.device)
     reference = theirs_run()[1]
     checks = []
@@ -135,7 +136,8 @@ def compare(run: BenchRun, subject: Subject, tv: nn.Module) -> Comparison[BenchR
         subject.config,
         peak,
     )
-    return Comparison(theirs, subject_rows(subject, ours_runners, latency, peak), checks)
+    ours = subject_rows(subject, ours_runners, latency, peak, run.sizes, parity)
+    return Comparison(theirs, ours, checks)
 
 
 def torchvision_weights(weights: str, seed: int, trained_like: TrainedLike | None) -> nn.Module:
@@ -226,7 +228,7 @@ def bench(
                 )
     if comparison is not None:
         run.settings["peak_gflops_interleaved"] = comparison.theirs.peak_gflops
-    return LatencyComparison(rows, run.settings, notes, comparison)
+    return LatencyComparison(rows, run.settings, notes + run.notes, comparison)
 
 
 def run_bench(cfg: DictConfig) -> LatencyComparison:

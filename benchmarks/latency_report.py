@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 from benchmarks.twins import TORCHVISION_MADDS
 from detect.evaluation.bench import STAGES, UNTRAINED
-from detect.evaluation.bench_report import closing_lines, floor_line, floor_lines, table_lines
+from detect.evaluation.bench_report import (
+    closing_lines,
+    floor_line,
+    floor_lines,
+    matrix_lines,
+    table_lines,
+)
 
 if TYPE_CHECKING:
     from benchmarks.latency import LatencyComparison
@@ -55,5 +61,6 @@ def format_report(report: LatencyComparison) -> str:
         lines += comparison_lines(report)
         others = [row for row in report.rows if row.config != report.comparison.theirs.config]
     lines += floor_lines(others, report.settings)
+    lines += matrix_lines(report, report.comparison.theirs if report.comparison else None)
     lines += closing_lines(report)
     return "\n".join(lines)

@@ -37,6 +37,14 @@ class ExportError(DetectError, ValueError):
     """A file that is not a usable exported detector; the message names it and says why."""
 
 
+class MissingExtraError(ConfigError):
+    """A runtime or converter that is not installed: the message names the extra to install."""
+
+    def __init__(self, what: str, extra: str) -> None:
+        super().__init__(f"{what} is not installed here: pip install 'detect[{extra}]'")
+        self.extra = extra
+
+
 class StreamConfigError(ConfigError):
     """A stream setting that cannot work (mode, sizes, backend); the message says which."""
 

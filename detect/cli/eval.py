@@ -30,6 +30,7 @@ def run_eval(cfg: DictConfig) -> dict[str, float]:
         hub,
         cache=cfg.cache,
         cache_dir=cfg.cache_dir,
+        openvino=dict(cfg.openvino),
     )
     data = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") else None
     dataset = model_dataset(loaded.categories, loaded.run_config, data, cfg.split, cfg.ckpt)

@@ -28,6 +28,10 @@ def export_paths(cfg: DictConfig, say: Callable[[str], None] = log.info) -> list
     """The export ``cfg`` asks for, written and checked (see
     :func:`~detect.evaluation.checked_export.export_model`); ``say`` gets the report's lines.
     Returns the paths written."""
+    if cfg.format == "web":  # a folder: the checked whole graph, the page, ONNX Runtime Web
+        from detect.cli.export_web import export_web
+
+        return [export_web(cfg, say)]
     plan = plan_export(cfg.format, precisions(cfg), cfg.postprocess)
     checkpoint = open_checkpoint(cfg.ckpt, HubConfig(**cfg.hub))
     # every input is read before anything is written
@@ -55,7 +59,10 @@ def export_paths(cfg: DictConfig, say: Callable[[str], None] = log.info) -> list
 
 
 def precisions(cfg: DictConfig) -> list[str]:
-    """tflite: the ``precisions`` listed; onnx: fp32, and int8 beside it with ``int8=true``."""
+    """tflite: the ``precisions`` listed; onnx: fp32, and int8 beside it with ``int8=true``;
+    openvino: either way (fp32 first)."""
     if cfg.format == "tflite":
         return list(cfg.precisions)
+    if cfg.format == "openvino" and "int8" in cfg.precisions:
+        return ["fp32", "int8"]
     return ["fp32", *(["int8"] if cfg.int8 else [])]

@@ -54,6 +54,7 @@ def run_detect(cfg: DictConfig) -> StreamSummary:
         hub=HubConfig(**cfg.hub),
         cache=cfg.cache,
         cache_dir=cfg.cache_dir,
+        openvino=dict(cfg.openvino),
     )
     if cfg.classes is not None:  # ids or names of the model's categories
         config.classes = loaded.categories.ids_of(list(cfg.classes))

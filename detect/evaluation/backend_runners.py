@@ -8,6 +8,11 @@ ONNX graph, fp32; its network alone is timed beside it, which gives postprocessi
 images), ``onnxruntime_raw`` (the network alone + the numpy decoder: what delegates run) and
 ``litert`` / ``litert_fp16`` / ``litert_int8`` (.tflite raw heads on LiteRT's XNNPACK + the numpy
 decoder; the ``litert`` extra).
+
+The deployment matrix adds ``openvino`` / ``openvino_int8`` (an OpenVINO IR of the raw heads on
+its CPU plugin, f32, + the numpy decoder; int8 by NNCF, calibrated on real images; the
+``openvino`` extra) and ``onnxruntime_web`` (the whole graph in headless Chromium's ONNX Runtime
+Web, WASM, timed by the page itself: :mod:`detect.evaluation.browser`; the ``web`` extra).
 """
 
 from __future__ import annotations
@@ -42,7 +47,11 @@ BACKEND_NAMES = (
     "litert",  # .tflite (raw heads) on LiteRT's XNNPACK + the numpy decoder
     "litert_fp16",
     "litert_int8",
+    "openvino",  # OpenVINO IR (raw heads) on its CPU plugin, f32, + the numpy decoder
+    "openvino_int8",  # the same, NNCF post-training int8 calibrated on real images
+    "onnxruntime_web",  # the whole graph in headless Chromium (ONNX Runtime Web, WASM)
 )
+ALL = "all"  # backends=all: every name above
 SYNTHETIC_SHAPE = (3, 480, 640)  # a typical COCO image, for images_dir=None
 
 
@@ -70,6 +79,8 @@ class Backends:
     spin: bool = True  # ONNX Runtime's workers busy-wait within a run (see session_options)
 
     def __post_init__(self) -> None:
+        if list(self.names) == [ALL]:  # the deployment matrix: every registered backend
+            self.names = BACKEND_NAMES
         unknown = [name for name in self.names if name not in BACKEND_NAMES]
         if unknown or not self.names:
             raise ConfigError(
@@ -84,8 +95,11 @@ def backend_runners(
     backends: Backends,
     device: str,
     categories: CategoryMap | None = None,
+    sizes: dict[str, int] | None = None,
 ) -> dict[str, Runner]:
-    """A timed runner per backend; rows are named ``<name> [<backend>]``."""
+    """A timed runner per backend; rows are named ``<name> [<backend>]``. ``sizes`` gets each
+    exported row's file size in bytes."""
+    sizes = {} if sizes is None else sizes
     runners: dict[str, Runner] = {}
     fp32_export: bytes | None = None
     tflite_fp32: bytes | None = None
@@ -109,6 +123,28 @@ def backend_runners(
                 tflite_fp32 = export_tflite(model, raw)
             data = export_tflite(model, raw, precision, converted=tflite_fp32)
             detector = LiteRTDetector(data, threads)
+        elif backend.startswith("openvino"):
+            from detect.export.openvino import export_ir  # the openvino extra
+            from detect.export.openvino_runtime import OpenVINODetector
+
+            precision = "int8" if backend.endswith("_int8") else "fp32"
+            calibration = (
+                bench_images(backends.calibration_dir, backends.calibration_images)
+                if precision == "int8"
+                else []
+            )
+            raw = _metadata(model, categories, "raw")
+            data = export_ir(model, raw, precision, calibration)
+            detector = OpenVINODetector(data, threads)
+        elif backend == "onnxruntime_web":  # timed in the browser, by the page
+            from detect.evaluation.browser import browser_runner  # the web extra
+
+            if fp32_export is None:
+                fp32_export = export_bytes(model, _metadata(model, categories))
+            data = fp32_export
+            runners[f"{name} [{backend}]"] = browser_runner(data, images, threads)
+            sizes[f"{name} [{backend}]"] = len(data)
+            continue
         elif backend == "onnxruntime_raw":
             data = export_bytes(model, _metadata(model, categories, "raw"))
             detector = OnnxDetector(data, threads, backends.spin, cuda)
@@ -119,8 +155,10 @@ def backend_runners(
             if backend == "onnxruntime_int8":
                 calibration = bench_images(backends.calibration_dir, backends.calibration_images)
                 exported = quantize_int8(exported, [image.numpy() for image in calibration])
+            data = exported
             detector = OnnxDetector(exported, threads, backends.spin, cuda)
         runners[f"{name} [{backend}]"] = opaque_runner(ExportedPredictor(detector), images)
+        sizes[f"{name} [{backend}]"] = len(data)
         if backend == "onnxruntime":  # the same network without its postprocessing: the share
             raw_graph = export_bytes(model, _metadata(model, categories, "raw"))
             raw = OnnxDetector(raw_graph, threads, backends.spin, cuda)

@@ -8,7 +8,10 @@ the network: backbone, extras and head; not pre- or postprocessing). Latency com
 :mod:`detect.evaluation.latency` on real images: the first ``batch_size`` JPEGs (sorted by name)
 of ``images_dir``, decoded once to uint8 before timing; ``images_dir=None`` uses seeded random
 480×640 images instead (a missing folder is an error, not a silent fallback). The backends are
-those of :mod:`detect.evaluation.backend_runners`, timed interleaved.
+those of :mod:`detect.evaluation.backend_runners`, timed interleaved; ``backends=[all]`` is the
+deployment matrix: every registered backend (one whose extra is not installed is skipped with a
+note naming it), each row with its file size and its parity with PyTorch on the bench images
+(:mod:`detect.evaluation.parity`).
 
 Postprocessing time depends on how many candidates pass the score threshold (0.001 as
 torchvision): an untrained network's logits are constant, so every score is 1/91 and 300 per
@@ -29,7 +32,7 @@ import contextlib
 import json
 import platform
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +42,13 @@ import torchvision
 from torch import Tensor
 
 from detect.data.categories import CategoryMap
-from detect.errors import ConfigError
-from detect.evaluation.backend_runners import Backends, backend_runners, bench_images
+from detect.errors import ConfigError, DetectError
+from detect.evaluation.backend_runners import (
+    BACKEND_NAMES,
+    Backends,
+    backend_runners,
+    bench_images,
+)
 from detect.evaluation.cost import counted_cost
 from detect.evaluation.latency import (
     Latency,
@@ -51,8 +59,10 @@ from detect.evaluation.latency import (
     peak_gflops,
     threads,
 )
+from detect.evaluation.parity import parity_status
 from detect.models import SSDLite, ssdlite
 from detect.models.backbones import backbone_options
+from detect.models.predictor import Predictor
 from detect.weights.hub import HubConfig
 from detect.weights.sources import open_checkpoint
 
@@ -74,6 +84,8 @@ class BenchRow:
     weights: str
     config: dict[str, Any]
     peak_gflops: float | None = None
+    file_bytes: int | None = None  # the exported file's size (None: PyTorch, no file)
+    parity: str = ""  # paired with PyTorch's detections on the bench images (parity_status)
 
     def median_seconds(self) -> dict[str, float]:
         return {stage: getattr(self.latency, stage).median / 1000 for stage in STAGES}
@@ -87,6 +99,8 @@ class BenchRow:
             "config": self.config,
             "latency_ms": self.latency.to_dict(),
             "peak_gflops": self.peak_gflops,
+            "file_bytes": self.file_bytes,
+            "parity": self.parity,
         }
 
 
@@ -201,6 +215,9 @@ class BenchRun:
     images: list[Tensor]
     settings: dict[str, Any]
     backends: Backends
+    matrix: bool = False  # backends=[all]: a backend whose extra is missing is skipped, noted
+    sizes: dict[str, int] = field(default_factory=dict)  # row → exported file bytes
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def start(
@@ -216,6 +233,7 @@ class BenchRun:
         backends: Backends,
     ) -> BenchRun:
         """Check the device, read the images and record the settings of the run."""
+        matrix = list(backends.names) == list(BACKEND_NAMES)
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(f"device={device} but CUDA is not available here; use device=cpu")
         images = bench_images(images_dir, batch_size, seed)
@@ -239,7 +257,7 @@ class BenchRun:
                 "onnxruntime": onnxruntime.__version__,
             },
         }
-        return cls(images, settings, backends)
+        return cls(images, settings, backends, matrix)
 
     @property
     def device(self) -> str:
@@ -254,9 +272,41 @@ class BenchRun:
             yield
 
     def runners(self, subject: Subject) -> dict[str, Runner]:
-        return backend_runners(
-            subject.name, subject.model, self.images, self.backends, self.device, subject.categories
-        )
+        """Every backend's runner; the matrix builds them family by family (the runners of one
+        family share its conversion) and skips, with a note, a family whose extra is missing."""
+        if not self.matrix:
+            return backend_runners(
+                subject.name,
+                subject.model,
+                self.images,
+                self.backends,
+                self.device,
+                subject.categories,
+                self.sizes,
+            )
+        runners: dict[str, Runner] = {}
+        for names in families(self.backends.names):
+            backends = replace(self.backends, names=names)
+            try:
+                runners |= backend_runners(
+                    subject.name,
+                    subject.model,
+                    self.images,
+                    backends,
+                    self.device,
+                    subject.categories,
+                    self.sizes,
+                )
+            except (DetectError, ImportError) as error:  # an extra, a browser, the network
+                self.notes.append(f"skipped {', '.join(names)}: {error}")
+        return runners
+
+    def parity(self, subject: Subject, runners: dict[str, Runner]) -> dict[str, str]:
+        """Each runner's detections (one untimed call) paired with PyTorch's on the images."""
+        reference = Predictor(subject.model, self.device)(self.images)
+        return {
+            row: parity_status(row, runner()[1], reference)[1] for row, runner in runners.items()
+        }
 
     def time(self, runners: dict[str, Runner]) -> tuple[dict[str, Latency], float | None]:
         """Every runner's latency, interleaved, and (on the CPU) the float32 peak of the matrix
@@ -271,20 +321,46 @@ class BenchRun:
     def measure(self, subject: Subject) -> list[BenchRow]:
         """A row per backend of ``subject``, timed interleaved."""
         runners = self.runners(subject)
-        return subject_rows(subject, runners, *self.time(runners))
+        parity = self.parity(subject, runners)
+        return subject_rows(subject, runners, *self.time(runners), self.sizes, parity)
 
 
 def subject_rows(
-    subject: Subject, names: Iterable[str], latency: dict[str, Latency], peak: float | None
+    subject: Subject,
+    names: Iterable[str],
+    latency: dict[str, Latency],
+    peak: float | None,
+    sizes: dict[str, int] | None = None,
+    parity: dict[str, str] | None = None,
 ) -> list[BenchRow]:
-    """A row per runner of ``subject`` (``names``), with its cost and latency."""
+    """A row per runner of ``subject`` (``names``), with its cost and latency, and (when given)
+    its file size and parity status."""
     cost = counted_cost(subject.model, subject.model.size)
+    sizes, parity = sizes or {}, parity or {}
     return [
         BenchRow(
-            name, cost.params, cost.madds, latency[name], subject.weights, subject.config, peak
+            name,
+            cost.params,
+            cost.madds,
+            latency[name],
+            subject.weights,
+            subject.config,
+            peak,
+            sizes.get(name),
+            parity.get(name, ""),
         )
         for name in names
     ]
+
+
+def families(names: Sequence[str]) -> list[list[str]]:
+    """``names`` grouped by runtime (``litert_fp16`` with ``litert``, in first-seen order);
+    ``onnxruntime_web`` is its own (it needs a browser, not only onnxruntime)."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        key = "web" if name == "onnxruntime_web" else name.split("_")[0]
+        groups.setdefault(key, []).append(name)
+    return list(groups.values())
 
 
 def bench(
@@ -321,4 +397,4 @@ def bench(
         else:
             for configuration in configurations(backbones, widths, sizes, reduced_tail):
                 rows += run.measure(configuration.subject(seed))
-    return BenchReport(rows, run.settings)
+    return BenchReport(rows, run.settings, run.notes)

@@ -1,5 +1,7 @@
 """The bench's report as text: a markdown table of every row, what its columns mean, the ONNX
-graph's postprocessing share, each model's distance from the FLOP floor, and the notes."""
+graph's postprocessing share, each model's distance from the FLOP floor, the deployment matrix
+(file size, parity with PyTorch, time ÷ PyTorch eager and, from tools/bench.py, ÷ torchvision)
+and the notes."""
 
 from __future__ import annotations
 
@@ -51,6 +53,34 @@ def table_lines(report: BenchReport) -> list[str]:
     return lines
 
 
+def _size(row: BenchRow) -> str:
+    return "—" if row.file_bytes is None else f"{row.file_bytes / 1e6:.2f}"
+
+
+def matrix_lines(
+    report: BenchReport, torchvision: BenchRow | None = None, title: str = "deployment matrix"
+) -> list[str]:
+    """Per model, every row with its file size, its parity with PyTorch (paired on the bench
+    images; quantised rows say how far), its median time and that time ÷ the PyTorch eager row's
+    and, when ``torchvision`` ran beside them, ÷ torchvision's."""
+    lines = ["", f"{title} (median total ms, interleaved; < 1×: faster):", ""]
+    header = "| backend | file (MB) | parity with PyTorch | total (ms) | ÷ PyTorch eager |"
+    lines += [header + (" ÷ torchvision |" if torchvision else ""), "|---|---|---|---|---|"]
+    lines[-1] += "---|" if torchvision else ""
+    for _, model_rows in itertools.groupby(report.rows, key=lambda row: row.config):
+        rows = [row for row in model_rows if torchvision is None or row is not torchvision]
+        eager = next((row for row in rows if row.name.endswith("[pytorch]")), None)
+        for row in rows:
+            total = row.latency.total.median
+            line = f"| {row.name} | {_size(row)} | {row.parity or '—'} | {total:.1f} | " + (
+                f"{total / eager.latency.total.median:.2f}× |" if eager else "— |"
+            )
+            if torchvision:
+                line += f" {total / torchvision.latency.total.median:.2f}× |"
+            lines.append(line)
+    return lines
+
+
 def floor_line(madds: int, rows: Sequence[BenchRow], peak: float, settings: dict[str, Any]) -> str:
     """The network's FLOPs (``madds`` per image) at the ``peak`` timed between the pipelines'
     runs, and the fastest of ``rows``' pipelines against it."""
@@ -97,5 +127,10 @@ def closing_lines(report: BenchReport) -> list[str]:
 def format_report(report: BenchReport) -> str:
     """The table, the floor of each model, the notes."""
     return "\n".join(
-        [*table_lines(report), *floor_lines(report.rows, report.settings), *closing_lines(report)]
+        [
+            *table_lines(report),
+            *floor_lines(report.rows, report.settings),
+            *matrix_lines(report),
+            *closing_lines(report),
+        ]
     )

@@ -21,7 +21,7 @@ from detect.models import SSDLite
 
 log = logging.getLogger(__name__)
 
-FORMATS = {"onnx": ".onnx", "tflite": ".tflite"}
+FORMATS = {"onnx": ".onnx", "tflite": ".tflite", "openvino": ".xml"}  # openvino: .xml + .bin
 ONNX_PRECISIONS = ("fp32", "int8")  # LiteRT's (fp32, fp16, int8) are checked by its extra
 
 
@@ -45,18 +45,26 @@ class ExportPlan:
 
     @property
     def calibrated(self) -> bool:
-        """ONNX int8 is quantised statically: it needs calibration images."""
-        return self.format == "onnx" and "int8" in self.precisions
+        """ONNX and OpenVINO int8 are quantised statically: they need calibration images."""
+        return self.format in ("onnx", "openvino") and "int8" in self.precisions
 
 
 def plan_export(
     format: str, precisions: Sequence[str] = ("fp32",), postprocess: bool | None = None
 ) -> ExportPlan:
     """The export asked for, refused by name when it cannot be written. ``postprocess=None``:
-    the whole pipeline for onnx, the network alone for tflite (LiteRT runs no NMS)."""
+    the whole pipeline for onnx, the network alone for tflite (LiteRT runs no NMS) and openvino
+    (see :mod:`detect.export.openvino`)."""
     if format not in FORMATS:
         raise ConfigError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    if format == "openvino" and postprocess:
+        raise ConfigError(
+            "format=openvino holds the network alone (OpenVINO's CPU plugin refuses the whole "
+            "graph's top-k with K = 0): postprocess=false, the numpy decoder does the rest"
+        )
     tflite = format == "tflite"
+    if format == "openvino":
+        postprocess = False
     postprocess = (not tflite) if postprocess is None else postprocess
     if tflite and postprocess:
         raise ConfigError(
@@ -66,7 +74,7 @@ def plan_export(
     other = [precision for precision in precisions if precision not in ONNX_PRECISIONS]
     if not tflite and other:
         raise ConfigError(
-            f"precision {other[0]!r} for format=onnx: choose {' or '.join(ONNX_PRECISIONS)} "
+            f"precision {other[0]!r} for format={format}: choose {' or '.join(ONNX_PRECISIONS)} "
             "(fp16 is LiteRT's: format=tflite)"
         )
     return ExportPlan(format, tuple(precisions), postprocess)
@@ -98,6 +106,12 @@ def export_variant(
 
         data = export_tflite(model, metadata, precision, converted=converted)
         return data, LiteRTDetector(data, threads)
+    if format == "openvino":
+        from detect.export.openvino import export_ir  # the openvino extra
+        from detect.export.openvino_runtime import OpenVINODetector
+
+        files = export_ir(model, metadata, precision, calibration, opset)
+        return files, OpenVINODetector(files, threads)
     data = export_bytes(model, metadata, opset)
     if precision == "int8":
         data = quantize_int8(data, [image.numpy() for image in calibration], method)
@@ -158,7 +172,12 @@ def write_variants(
         )
         if plan.format == "tflite" and precision == "fp32":
             fp32 = data
-        path = write_model(data, variant_path(output, precision))
+        if plan.format == "openvino":
+            from detect.export.openvino import write_ir
+
+            path = write_ir(data, variant_path(output, precision))
+        else:
+            path = write_model(data, variant_path(output, precision))
         variants.append(Variant(precision, path, detector))
         size = len(data) / 1e6
         say(f"wrote {path} ({size:.1f} MB, {plan.format}, {precision}, {metadata.outputs})")

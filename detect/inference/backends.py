@@ -9,6 +9,9 @@ Backends:
   ``.onnx`` file (fp32 or int8) or a checkpoint exported in memory, checked against PyTorch and
   kept in the export cache (:mod:`~detect.inference.export_cache`): only its first load exports;
 * ``litert`` — a ``.tflite`` export on LiteRT's interpreter (XNNPACK), numpy decoder;
+* ``openvino`` — an OpenVINO IR (``.xml`` + ``.bin``) on its CPU plugin, numpy decoder, or a
+  checkpoint converted in memory and checked against PyTorch (the ``openvino`` extra; settings
+  ``performance_hint`` and ``precision``: :mod:`detect.export.openvino_runtime`);
 * ``auto`` — the fastest that fits, by measurement on this kind of CPU (bench: ONNX Runtime's
   whole graph 0.29× torchvision's time, PyTorch eager 0.85×): ``onnxruntime`` on the CPU for a
   checkpoint (exported and checked against PyTorch on two images, else PyTorch; cached) or an
@@ -43,8 +46,8 @@ from detect.weights.sources import open_checkpoint
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "pytorch", "onnxruntime", "litert")
-EXPORTED = {".onnx": "onnxruntime", ".tflite": "litert"}
+BACKENDS = ("auto", "pytorch", "onnxruntime", "litert", "openvino")
+EXPORTED = {".onnx": "onnxruntime", ".tflite": "litert", ".xml": "openvino"}
 
 
 class ExportedPredictor:
@@ -73,8 +76,10 @@ class LoadedDetector:
     backend: str
 
 
-def load_exported(path: Path, backend: str, threads: int | None) -> LoadedDetector:
-    """An exported file on the runtime its format needs."""
+def load_exported(
+    path: Path, backend: str, threads: int | None, openvino: dict[str, str] | None = None
+) -> LoadedDetector:
+    """An exported file on the runtime its format needs (``openvino``: its settings)."""
     needed = EXPORTED[path.suffix]
     if backend not in ("auto", needed):
         raise ExportError(f"{path} is an exported model: run it with backend={needed}")
@@ -82,6 +87,10 @@ def load_exported(path: Path, backend: str, threads: int | None) -> LoadedDetect
         from detect.export.litert_runtime import LiteRTDetector  # the litert extra
 
         runtime: DeployedDetector = LiteRTDetector(path, threads)
+    elif needed == "openvino":
+        from detect.export.openvino_runtime import OpenVINODetector  # the openvino extra
+
+        runtime = OpenVINODetector(path, threads, **(openvino or {}))
     else:
         runtime = OnnxDetector(path, threads)
     meta = runtime.metadata
@@ -121,22 +130,27 @@ def load_detector(
     hub: HubConfig | None = None,
     cache: bool = True,
     cache_dir: str | Path | None = None,
+    openvino: dict[str, str] | None = None,
 ) -> LoadedDetector:
     """``path``: a training checkpoint (``.ckpt``), ``torchvision:<name>`` (a published COCO
     detector, fetched through ``hub``) or an exported model (``.onnx``, ``.tflite``).
     ``threads``: intra-op threads (None: the backend's default). ``cache``: a checkpoint run on
     ONNX Runtime keeps its checked export in ``cache_dir`` (None: the default folder, see
     :mod:`~detect.inference.export_cache`) and later loads read it from there; False writes
-    nothing and exports on every load."""
+    nothing and exports on every load. ``openvino``: the OpenVINO backend's settings
+    (``performance_hint``, ``precision``: see
+    :class:`~detect.export.openvino_runtime.OpenVINODetector`)."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if Path(path).suffix in EXPORTED:
-        return load_exported(Path(path), backend, threads)
+        return load_exported(Path(path), backend, threads, openvino)
     if backend == "litert":
         raise ConfigError(
             f"{path}: backend=litert runs .tflite files; write one with tools/export.py "
             "format=tflite (the conversion takes a minute)"
         )
+    if backend == "openvino":
+        return on_openvino(open_checkpoint(path, hub), path, threads, openvino)
     if backend == "onnxruntime" or (backend == "auto" and device == "cpu"):
         exports = ExportCache(cache_dir) if cache else None
         return on_onnxruntime(path, backend == "auto", threads, compile, hub, exports)
@@ -190,6 +204,35 @@ def on_onnxruntime(
         checkpoint.run_config,
         source + ")",
         "onnxruntime",
+    )
+
+
+def on_openvino(
+    checkpoint: Checkpoint, path: str | Path, threads: int | None, openvino: dict[str, str] | None
+) -> LoadedDetector:
+    """A checkpoint's network converted to OpenVINO in memory (raw heads + the numpy decoder),
+    checked against PyTorch on two seeded images: a disagreement is an error, not a fallback."""
+    from detect.export.openvino import export_ir  # the openvino extra
+    from detect.export.openvino_runtime import OpenVINODetector
+
+    metadata = metadata_for(
+        checkpoint.model,
+        checkpoint.categories,
+        checkpoint.model_config,
+        checkpoint.run_config,
+        "raw",
+    )
+    runtime = OpenVINODetector(export_ir(checkpoint.model, metadata), threads, **(openvino or {}))
+    if not agrees(runtime, checkpoint):
+        raise ExportError(f"{path}: its OpenVINO conversion disagrees with PyTorch")
+    settings = ", ".join(f"{key}={value}" for key, value in runtime.settings.items())
+    return LoadedDetector(
+        ExportedPredictor(runtime),
+        checkpoint.categories,
+        checkpoint.run_config,
+        f"{path} (step {checkpoint.global_step}, openvino fp32 converted in memory, checked; "
+        f"{settings})",
+        "openvino",
     )
 
 

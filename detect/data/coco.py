@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from detect.data.categories import CategoryMap
 from detect.data.images import probe_image, read_image
+from detect.data.schemas import NON_FINITE, Problem, check_coco
 from detect.errors import DatasetError, ImageError
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class DataReport:
     dropped_examples: dict[str, list[str]] = field(default_factory=dict)  # reason → a few files
     crowd_boxes: int = 0
     boxes_per_category: Counter[str] = field(default_factory=Counter)
+    notes: dict[str, list[str]] = field(default_factory=dict)  # reason → files (all of them)
 
     def drop_box(self, reason: str, file_name: str) -> None:
         self.dropped_boxes[reason] += 1
@@ -50,10 +52,15 @@ class DataReport:
         if len(examples) < 5 and file_name not in examples:
             examples.append(file_name)
 
+    def note(self, reason: str, file_name: str) -> None:
+        """A file that is neither an image nor a box but tells of a fault in the set (a label
+        file with no image, a split entry that finds nothing)."""
+        self.notes.setdefault(reason, []).append(file_name)
+
     @property
     def clean(self) -> bool:
-        """Nothing skipped or dropped (crowd regions are ignored by design, not a problem)."""
-        return not (self.skipped_images or self.dropped_boxes)
+        """Nothing skipped, dropped or noted (crowd regions are ignored by design)."""
+        return not (self.skipped_images or self.dropped_boxes or self.notes)
 
     def summary(self) -> str:
         lines = [
@@ -66,6 +73,9 @@ class DataReport:
         for reason, count in sorted(self.dropped_boxes.items()):
             examples = ", ".join(self.dropped_examples.get(reason, []))
             lines.append(f"  dropped {count} boxes ({reason}), e.g. in {examples}")
+        for reason, files in sorted(self.notes.items()):
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            lines.append(f"  {reason}: {shown}")
         return "\n".join(lines)
 
     def to_json(self, path: Path) -> None:
@@ -78,17 +88,9 @@ class DataReport:
             "dropped_examples": self.dropped_examples,
             "crowd_boxes": self.crowd_boxes,
             "boxes_per_category": dict(self.boxes_per_category),
+            "notes": self.notes,
         }
         path.write_text(json.dumps(record, indent=2))
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something a format reader could not use: an image (skipped) or one box (dropped)."""
-
-    file: str
-    reason: str
-    image: bool = False  # True: the whole image is unusable
 
 
 def coco_annotation(
@@ -107,7 +109,7 @@ def coco_annotation(
 
 
 def coco_index(dataset: dict[str, Any]) -> COCO:
-    """pycocotools' index of a COCO-format dict (made by a reader of another format)."""
+    """pycocotools' index of a COCO-format dict (checked by :func:`check_coco` first)."""
     coco = COCO()
     coco.dataset = dataset
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
@@ -115,18 +117,31 @@ def coco_index(dataset: dict[str, Any]) -> COCO:
     return coco
 
 
-def load_coco(annotation_file: Path) -> COCO:
-    """pycocotools' index of ``annotation_file``, or an error that names the file."""
+def read_coco_json(annotation_file: Path) -> Any:
+    """The json in ``annotation_file``, or an error that names the file."""
     if not annotation_file.is_file():
         raise DatasetError(f"annotation file not found: {annotation_file}; check data.root")
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
-            return COCO(str(annotation_file))
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as error:
+        with annotation_file.open(encoding="utf-8") as stream:
+            return json.load(stream)
+    except (ValueError, UnicodeDecodeError, RecursionError, OSError) as error:
+        # ValueError: JSONDecodeError, and an integer beyond Python's 4300 digits
+        reason = "nested too deeply" if isinstance(error, RecursionError) else error
         raise DatasetError(
-            f"cannot read COCO annotations {annotation_file}: {error}; the file is truncated or "
+            f"cannot read COCO annotations {annotation_file}: {reason}; the file is truncated or "
             "not an instances_*.json (needs images, annotations, categories)"
-        ) from error
+        ) from None
+
+
+def load_coco(
+    annotation_file: Path | dict[str, Any], name: str | None = None
+) -> tuple[COCO, list[Problem]]:
+    """pycocotools' index of ``annotation_file`` (a path, or a COCO-format dict that errors
+    call ``name``) after the schema check, and the annotations it dropped; a file that cannot
+    work is an error naming it and the field."""
+    raw = annotation_file if isinstance(annotation_file, dict) else read_coco_json(annotation_file)
+    dataset, problems = check_coco(raw, name or str(annotation_file))
+    return coco_index(dataset), problems
 
 
 @dataclass(frozen=True)
@@ -170,16 +185,21 @@ class CocoDetection(Dataset):
         if not self.image_dir.is_dir():
             raise DatasetError(f"image folder not found: {self.image_dir}; check data.root")
         if isinstance(annotation_file, dict):
-            self.coco = coco_index(annotation_file)
+            name = source or "a COCO-format dict"
         else:
-            self.coco = load_coco(Path(annotation_file))
+            annotation_file = Path(annotation_file)
+            name = str(annotation_file)
+        self.coco, dropped = load_coco(annotation_file, name)
+        problems = [*problems, *dropped]
         self.categories = CategoryMap.from_coco(self.coco.dataset["categories"])
         self.transforms = transforms
         self.on_bad_sample = on_bad_sample
-        self.report = DataReport(source or str(annotation_file))
+        self.report = DataReport(source or name)
         for problem in problems:
             if problem.image:
                 self._bad(problem.file, problem.reason)
+            elif problem.note:
+                self.report.note(problem.reason, problem.file)
             else:
                 self.report.drop_box(problem.reason, problem.file)
         self.records = self._scan(keep_negatives, verify_images)
@@ -194,7 +214,7 @@ class CocoDetection(Dataset):
         known = set(self.categories.coco_ids)
         image_ids = sorted(self.coco.getImgIds())
         if verify_images:
-            image_ids = tqdm(image_ids, desc="verifying images", unit="img")
+            image_ids = tqdm(image_ids, desc="verifying images", unit="img", disable=not image_ids)
         for image_id in image_ids:
             info = self.coco.imgs[image_id]
             file = self.image_dir / info["file_name"]
@@ -246,6 +266,8 @@ class CocoDetection(Dataset):
         if ann["category_id"] not in known:
             return f"unknown category id {ann['category_id']}"
         x, y, w, h = ann["bbox"]
+        if not np.isfinite([x, y, w, h]).all():  # checked by the schema; never kept regardless
+            return NON_FINITE
         if w <= 0 or h <= 0:
             return "width or height <= 0"
         if x >= info["width"] or y >= info["height"] or x + w <= 0 or y + h <= 0:

@@ -8,7 +8,7 @@ from lightning.fabric.utilities.seed import pl_worker_init_function
 from torch.utils.data import DataLoader, Dataset
 
 from detect.data.batching import collate, seed_transforms, single_threaded
-from detect.errors import ConfigError
+from detect.errors import ConfigError, DatasetError
 
 
 def init_worker(worker_id: int) -> None:
@@ -16,6 +16,22 @@ def init_worker(worker_id: int) -> None:
     :func:`~detect.data.batching.single_threaded`."""
     pl_worker_init_function(worker_id)
     single_threaded(worker_id)
+
+
+def empty_split(split: str, dataset: Dataset) -> str:
+    """Why a split with no usable images cannot train or validate, naming where it came from."""
+    report = getattr(dataset, "report", None)
+    source = f" of {report.source}" if report is not None else ""
+    found = ""
+    if report is not None and not report.clean:
+        found = (
+            f" ({len(report.skipped_images)} images skipped, "
+            f"{sum(len(files) for files in report.notes.values())} notes)"
+        )
+    return (
+        f"the {split} split{source} is empty: no usable images{found}; "
+        "detect check-data with the same data=… says what it found"
+    )
 
 
 class DetectionDataModule(L.LightningDataModule):
@@ -50,6 +66,8 @@ class DetectionDataModule(L.LightningDataModule):
 
     def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
         per_device = self.per_device(batch_size)
+        if len(dataset) == 0:  # type: ignore[arg-type]
+            raise DatasetError(empty_split("train" if shuffle else "val", dataset))
         if shuffle and len(dataset) < per_device:  # drop_last would leave no batch at all
             raise ConfigError(
                 f"the training set has {len(dataset)} images, fewer than one batch "

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from detect.data.coco import CocoDetection, Problem, coco_annotation
-from detect.data.images import image_size
+from detect.data.coco import CocoDetection, coco_annotation
+from detect.data.images import IMAGE_SUFFIXES, image_size
+from detect.data.schemas import MAX_NAME, Problem, voc_box, voc_side
 from detect.errors import DatasetError
 
 VOC_CLASSES = (
@@ -47,15 +48,26 @@ def parse_object(node: ET.Element, ids: dict[str, int]) -> tuple[int, list[float
     """(category id, COCO xywh box, crowd flag) of one ``<object>``, or why it is unusable."""
     name = (node.findtext("name") or "").strip()
     if name not in ids:
-        return f"unknown class {name!r} (not in data.names)"
+        return f"unknown class {name[:MAX_NAME]!r} (not in data.names)"
     box = node.find("bndbox")
-    try:
-        xmin, ymin, xmax, ymax = (float(box.findtext(key)) for key in BOX)  # type: ignore[union-attr]
-    except (AttributeError, TypeError, ValueError):
+    if box is None:
         return "object without a numeric bndbox"
+    parsed = voc_box([box.findtext(key) for key in BOX])
+    if isinstance(parsed, str):
+        return parsed
+    xmin, ymin, xmax, ymax = parsed
     difficult = (node.findtext("difficult") or "0").strip() == "1"
     # 1-based inclusive pixel indices → 0-based edges
     return ids[name], [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1], difficult
+
+
+def image_name(root: Path, stem: str) -> str:
+    """The file in ``JPEGImages/`` an image id names (whatever its suffix), for reports."""
+    for suffix in sorted(IMAGE_SUFFIXES):
+        for name in (f"{stem}{suffix}", f"{stem}{suffix.upper()}"):
+            if (root / "JPEGImages" / name).is_file():
+                return name
+    return f"{stem}.jpg"  # VOC's own suffix, when no image is there either
 
 
 def voc_to_coco(
@@ -72,15 +84,17 @@ def voc_to_coco(
         try:
             tree = ET.parse(xml).getroot()
         except FileNotFoundError:
-            problems.append(Problem(f"{stem}.jpg", f"annotation file missing: {xml}", True))
+            reason = f"annotation file missing: {xml}"
+            problems.append(Problem(image_name(root, stem), reason, True))
             continue
         except (ET.ParseError, OSError) as error:
-            problems.append(Problem(f"{stem}.jpg", f"unreadable annotation XML ({error})", True))
+            reason = f"unreadable annotation XML ({error})"
+            problems.append(Problem(image_name(root, stem), reason, True))
             continue
-        file_name = (tree.findtext("filename") or f"{stem}.jpg").strip()
+        file_name = (tree.findtext("filename") or "").strip() or image_name(root, stem)
         try:
-            width = int(tree.findtext("size/width") or 0)
-            height = int(tree.findtext("size/height") or 0)
+            width = voc_side(tree.findtext("size/width"), "width")
+            height = voc_side(tree.findtext("size/height"), "height")
             if width <= 0 or height <= 0:
                 width, height = image_size(root / "JPEGImages" / file_name)
         except (ValueError, DatasetError) as error:

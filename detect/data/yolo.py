@@ -12,48 +12,75 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from detect.data.coco import CocoDetection, Problem, coco_annotation
+from detect.data.coco import CocoDetection, coco_annotation
 from detect.data.images import IMAGE_SUFFIXES, image_size
+from detect.data.safe_yaml import load_yaml
+from detect.data.schemas import Problem, yolo_data, yolo_label
 from detect.errors import DatasetError
+
+NO_IMAGE = "label file without an image"
 
 
 def read_data_yaml(file: Path) -> tuple[Path, dict[str, Any], list[str]]:
-    """The dataset's base folder, the yaml's contents and the class names in index order."""
+    """The dataset's base folder, the yaml's contents and the class names in index order; the
+    file is read within YAML's alias budget and checked against the ``YoloData`` schema."""
     if not file.is_file():
         raise DatasetError(f"YOLO data file not found: {file}; check data.root and data.yaml")
-    try:
-        config = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{file} is not readable YAML ({error})") from None
-    if not isinstance(config, dict) or "names" not in config:
-        raise DatasetError(f"{file} names no classes: it needs names: [class0, class1, …]")
-    names = config["names"]
-    if isinstance(names, dict):
-        if sorted(names) != list(range(len(names))):
-            raise DatasetError(f"{file}: names must be indexed 0..{len(names) - 1}")
-        names = [names[index] for index in range(len(names))]
-    base = Path(config.get("path") or ".")
+    config = yolo_data(load_yaml(file), file)
+    base = Path(config.path or ".")
     base = base if base.is_absolute() else file.parent / base
-    return base, config, [str(name) for name in names]
+    return base, config.model_dump(exclude_none=True), config.names
 
 
-def split_images(base: Path, entry: Any, file: Path) -> list[Path]:
+def split_images(
+    base: Path, entry: Any, file: Path, problems: list[Problem] | None = None
+) -> list[Path]:
     """The images a split entry names: folders (searched recursively), ``.txt`` lists, or a
-    list of those."""
+    list of those. A folder without images, and label files without an image beside a folder's
+    images, are noted in ``problems``."""
     entries = entry if isinstance(entry, list) else [entry]
+    problems = [] if problems is None else problems
     images: list[Path] = []
     for item in entries:
         path = base / str(item)
         if path.is_dir():
-            images += [p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
+            found = [p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
+            problems += folder_notes(base, str(item), path, found)
+            images += found
         elif path.suffix == ".txt" and path.is_file():
             lines = path.read_text(encoding="utf-8").split()
             images += [p if p.is_absolute() else base / p for p in map(Path, lines)]
         else:
             raise DatasetError(f"{file}: {item} is neither a folder of images nor a .txt list")
     return sorted(set(images))
+
+
+def shown_path(path: Path, base: Path) -> str:
+    return path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
+
+
+def folder_notes(base: Path, item: str, folder: Path, images: list[Path]) -> list[Problem]:
+    """What a split folder says of the set beyond its images: nothing found (and where the
+    folder really is), no labels folder for its images, label files with no image."""
+    if not images:
+        outside = not folder.resolve().is_relative_to(base.resolve())
+        where = f", outside the dataset folder (it is {folder.resolve()})" if outside else ""
+        return [Problem(item, f"split entry with 0 images{where}", note=True)]
+    labels = label_file(folder / "x").parent
+    if labels == folder:
+        return []  # no images/ in the path: labels cannot be told apart
+    if not labels.is_dir():
+        reason = (
+            f"no labels folder, so all {len(images)} images are negatives (YOLO reads "
+            "images/…/x.jpg's boxes from labels/…/x.txt)"
+        )
+        return [Problem(shown_path(labels, base), reason, note=True)]
+    stems = {label_file(image) for image in images}
+    return [
+        Problem(shown_path(label, base), NO_IMAGE, note=True)
+        for label in sorted(labels.rglob("*.txt"))
+        if label not in stems
+    ]
 
 
 def label_file(image: Path) -> Path:
@@ -74,14 +101,11 @@ def read_labels(
         values, where = line.split(), f"{name} (line {number})"
         if not values:
             continue
-        if len(values) != 5:
-            problems.append(Problem(where, "label line without 5 values (class cx cy w h)"))
+        parsed = yolo_label(values)
+        if isinstance(parsed, str):
+            problems.append(Problem(where, parsed))
             continue
-        try:
-            index, (cx, cy, w, h) = int(values[0]), map(float, values[1:])
-        except ValueError:
-            problems.append(Problem(where, "label line that is not numbers"))
-            continue
+        index, cx, cy, w, h = parsed
         if not 0 <= index < classes:
             problems.append(Problem(where, f"class index {index} not in data.yaml names"))
             continue
@@ -94,10 +118,18 @@ def yolo_to_coco(data_file: Path, split: str) -> tuple[Path, dict[str, Any], lis
     """The split as (image folder, COCO-format dict, problems)."""
     base, config, names = read_data_yaml(data_file)
     if split not in config:
-        raise DatasetError(f"{data_file} has no {split} split (it has {', '.join(config)})")
+        raise DatasetError(
+            f"{data_file} has no {split} split (it has {', '.join(config)}): add {split}: "
+            "images/<folder>"
+        )
     images, annotations, problems = [], [], []
-    for image in split_images(base, config[split], data_file):
-        name = image.relative_to(base).as_posix() if image.is_relative_to(base) else str(image)
+    for image in split_images(base, config[split], data_file, problems):
+        name = shown_path(image, base)
+        label = label_file(image)
+        if label.exists() and not label.is_file():
+            reason = f"label path is a directory, not a file: {shown_path(label, base)}"
+            problems.append(Problem(name, reason, image=True))
+            continue
         try:
             width, height = image_size(image)
         except DatasetError as error:
@@ -105,7 +137,6 @@ def yolo_to_coco(data_file: Path, split: str) -> tuple[Path, dict[str, Any], lis
             continue
         image_id = len(images) + 1
         images.append({"id": image_id, "file_name": name, "width": width, "height": height})
-        label = label_file(image)
         if not label.is_file():
             continue  # a negative
         try:

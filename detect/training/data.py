@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from detect.data.datamodule import DetectionDataModule
+from detect.data.datamodule import DetectionDataModule, empty_split
 from detect.data.registry import build_dataset
 from detect.data.transforms import build_transforms
 from detect.errors import DatasetError
@@ -20,6 +20,9 @@ def train_val_data(
     :class:`DetectionDataModule`'s batch sizes, workers and pinning."""
     train = build_dataset(data, "train", transforms=build_transforms(augment, size))
     val = build_dataset(data, "val")
+    for split, dataset in (("train", train), ("val", val)):
+        if len(dataset) == 0:  # before the model is built: not a batch size, not an empty run
+            raise DatasetError(empty_split(split, dataset))
     if train.categories != val.categories:
         raise DatasetError(
             f"train and val sets have different categories ({train.categories.names} vs "

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
-from detect.errors import DatasetError
-from detect.evaluation.tracking import count_differences, evaluate_tracking, read_mot, read_run
+from detect.evaluation.tracking import (
+    count_differences,
+    evaluate_tracking,
+    read_counts,
+    read_mot,
+    read_run,
+)
 from detect.io import atomic_write
 
 
@@ -18,6 +22,13 @@ def run_eval_tracking(cfg: DictConfig) -> dict[str, Any]:
     the true ones); write them as json to ``output`` when given."""
     gt = read_mot(cfg.gt, cfg.min_visibility)
     run = read_run(cfg.detections, cfg.source)
+    if cfg.counts:
+        read_counts(cfg.counts)  # a bad counts file stops before the scoring
+    if run.repeated:
+        print(
+            f"note: {run.repeated} frame records repeated word for word in {cfg.detections}: "
+            "each frame scored once"
+        )
     report = evaluate_tracking(gt, run, cfg.iou, cfg.class_aware)
     print(f"{run.source} against {cfg.gt} (min_visibility {cfg.min_visibility}):\n")
     print(report.format())
@@ -28,13 +39,7 @@ def run_eval_tracking(cfg: DictConfig) -> dict[str, Any]:
         "frames_missing": report.frames_missing,
     }
     if cfg.counts:
-        path = Path(cfg.counts)
-        try:
-            expected = json.loads(path.read_text())["counts"]
-        except (OSError, ValueError, KeyError):
-            raise DatasetError(
-                f"{path}: not a counts.json with a 'counts' entry (tools/synth_video.py writes one)"
-            ) from None
+        expected = read_counts(cfg.counts)
         differences = count_differences(expected, run.counts)
         print("\ncounts: " + ("equal to the true counts" if not differences else "DIFFER"))
         for line in differences:

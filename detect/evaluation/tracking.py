@@ -17,17 +17,25 @@ requires the GUI build of OpenCV, which needs libGL and clashes with opencv-pyth
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import motmetrics
 import numpy as np
 
-from detect.errors import DatasetError
+from detect.evaluation.tracking_files import Boxes, Run, read_counts, read_mot, read_run
 from detect.inference.tracking import assign, box_iou
+
+__all__ = [
+    "Boxes",
+    "Run",
+    "count_differences",
+    "evaluate_tracking",
+    "read_counts",
+    "read_mot",
+    "read_run",
+]
 
 METRICS = {  # motmetrics name → ours
     "mota": "MOTA",
@@ -47,109 +55,6 @@ METRICS = {  # motmetrics name → ours
     "partially_tracked": "partially tracked",
     "mostly_lost": "mostly lost",
 }
-
-
-@dataclass
-class Boxes:
-    """One frame's boxes: ``ids`` (N,), ``boxes`` (N, 4) xyxy pixels (0-based), ``classes``
-    (N,), ``considered`` (N,) — False for ignored ground truth."""
-
-    ids: list[int] = field(default_factory=list)
-    boxes: list[list[float]] = field(default_factory=list)
-    classes: list[int] = field(default_factory=list)
-    considered: list[bool] = field(default_factory=list)
-
-    def add(self, track_id: int, box: list[float], category: int, considered: bool) -> None:
-        self.ids.append(track_id)
-        self.boxes.append(box)
-        self.classes.append(category)
-        self.considered.append(considered)
-
-    def array(self) -> np.ndarray:
-        return np.array(self.boxes, np.float64).reshape(-1, 4)
-
-
-def read_mot(path: str | Path, min_visibility: float = 0.0) -> dict[int, Boxes]:
-    """MOTChallenge ``gt.txt`` (frame, id, left, top, width, height, consider, class,
-    visibility; 1-based frames and pixels) → frame → boxes, xyxy 0-based."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"ground truth not found: {path} (a MOTChallenge gt/gt.txt)")
-    frames: dict[int, Boxes] = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        fields = line.split(",")
-        try:
-            frame, track_id = int(float(fields[0])), int(float(fields[1]))
-            left, top, width, height = (float(v) for v in fields[2:6])
-            consider = len(fields) < 7 or float(fields[6]) != 0
-            category = int(float(fields[7])) if len(fields) > 7 else 1
-            visibility = float(fields[8]) if len(fields) > 8 else 1.0
-        except (ValueError, IndexError):
-            raise DatasetError(
-                f"{path}:{number}: not a MOTChallenge row (frame, id, left, top, width, "
-                f"height, consider, class, visibility): {line!r}"
-            ) from None
-        box = [left - 1, top - 1, left - 1 + width, top - 1 + height]
-        keep = consider and visibility >= min_visibility
-        frames.setdefault(frame, Boxes()).add(track_id, box, category, keep)
-    if not frames:
-        raise DatasetError(f"{path}: no ground-truth rows")
-    return frames
-
-
-@dataclass
-class Run:
-    """One source's tracks from a ``detections.jsonl``: MOT frame (1-based) → boxes, and the
-    source's last ``counts`` record (None without counting)."""
-
-    source: str
-    frames: dict[int, Boxes]
-    counts: dict[str, Any] | None
-
-
-def read_run(path: str | Path, source: str | None = None) -> Run:
-    """The tracked detections (those with a ``track_id``) of ``source`` (None: the file's
-    only source) in a ``detections.jsonl``; classes are the records' ``category_id``."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"detections not found: {path} (tools/predict.py writes it)")
-    records = []
-    with path.open(encoding="utf-8") as file:
-        for number, line in enumerate(file, 1):
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise DatasetError(f"{path}:{number}: not a JSON line") from None
-    sources = sorted({r["source"] for r in records})
-    if source is None:
-        if len(sources) != 1:
-            raise DatasetError(
-                f"{path} holds {len(sources)} sources; choose one with source=… "
-                f"({', '.join(sources) or 'none'})"
-            )
-        source = sources[0]
-    elif source not in sources:
-        raise DatasetError(f"{path} has no source {source!r}; it has {', '.join(sources)}")
-    frames: dict[int, Boxes] = {}
-    counts = None
-    tracked = False
-    for record in records:
-        if record["source"] != source:
-            continue
-        boxes = frames.setdefault(record["frame"] + 1, Boxes())
-        for detection in record["detections"]:
-            if "track_id" in detection:
-                tracked = True
-            if detection.get("track_id") is not None:
-                boxes.add(detection["track_id"], detection["box"], detection["category_id"], True)
-        counts = record.get("counts", counts)
-    if records and not tracked and any(r["detections"] for r in records):
-        raise DatasetError(
-            f"{path}: its detections have no track_id; run tools/predict.py with track=bytetrack"
-        )
-    return Run(source, frames, counts)
 
 
 def kept_tracks(gt: Boxes, tracks: Boxes, iou: float, class_aware: bool) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any
 from detect.errors import ExportError
 from detect.export.decode import Decoder
 from detect.plain import check_plain
+from detect.stored import check_stored_model
 
 METADATA_KEY = "detect"
 OUTPUT_KINDS = ("detections", "raw")  # the whole pipeline | the network's heads alone
@@ -52,11 +53,24 @@ class ExportMetadata:
         check_plain(raw, METADATA_KEY, ExportError, source)
         try:
             categories = raw["categories"]
+            ids, model = categories["ids"], raw["model"]
+        except (KeyError, TypeError) as error:
+            raise ExportError(f"{source}: its detect metadata lacks {error}") from None
+        try:  # bounded before anything is built from it (see detect.models.stored)
+            check_stored_model(model, len(ids) if isinstance(ids, list) else -1, source)
+        except ValueError as error:
+            raise ExportError(str(error)) from None
+        if raw.get("size") != model["size"]:
+            raise ExportError(
+                f"{source}: its metadata's size {raw.get('size')!r} is not its model's "
+                f"{model['size']!r}; re-export it"
+            )
+        try:
             return cls(
-                tuple(categories["ids"]),
+                tuple(ids),
                 tuple(categories["names"]),
                 int(raw["size"]),
-                raw["model"],
+                model,
                 raw.get("run_config", {}),
                 raw.get("precision", "fp32"),
                 raw.get("outputs", "detections"),

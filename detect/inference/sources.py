@@ -129,6 +129,7 @@ class VideoSource(Source):
     capture: cv2.VideoCapture | None = None
     expected: int | None = None
     ffmpeg_options: str | None = None  # FFmpeg's open options (the server limits protocols)
+    barren: int = 0  # reopens in a row that gave no decodable frame (reset by a frame)
 
     def open(self) -> cv2.VideoCapture:
         """A new capture, or a :class:`SourceError` that says why not."""
@@ -189,6 +190,7 @@ class VideoSource(Source):
                 else:
                     timestamp = offset + self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
                     last = timestamp
+                self.barren = 0
                 rgb = to_rgb_chw(bgr)
                 yield Frame(
                     self.name, index, timestamp, bgr, rgb, time.perf_counter(), segment=segment
@@ -214,8 +216,18 @@ class VideoSource(Source):
 
     def reopen(self, stop: threading.Event) -> bool:
         """Reconnect a dropped live source with backoff; False once the tries are spent (the
-        source then ends with ``error`` set) or when stopped."""
+        source then ends with ``error`` set) or when stopped. A reopen that yields no decodable
+        frame before dropping again counts as a spent try: a server that answers but sends
+        only broken frames would otherwise be reopened forever."""
         self.capture.release()
+        if self.barren >= self.reconnect.tries:
+            self.capture = None
+            self.lost = (
+                f"reopened {self.barren} times in a row without one decodable frame (the "
+                "stream answers but its frames cannot be decoded: check its URL and format)"
+            )
+            log.error("%s: stream lost: %s", self.name, self.lost)
+            return False
         for attempt, delay in enumerate(self.reconnect.delays(), start=1):
             log.warning(
                 "%s: stream lost, reconnecting in %.1f s (try %d of %d)",
@@ -231,6 +243,7 @@ class VideoSource(Source):
             except SourceError:
                 continue
             self.reconnects += 1
+            self.barren += 1
             log.warning("%s: reconnected", self.name)
             return True
         self.capture = None

@@ -21,6 +21,7 @@ from detect.errors import CheckpointError
 from detect.models import SSDLite
 from detect.models.factory import build_detector
 from detect.plain import check_plain, strip_call_keys
+from detect.stored import check_stored_model
 
 CHECKPOINT_KEY = "detect"
 CHECKPOINT_VERSION = 2  # 2: plain data configs (format + fields, no _target_)
@@ -106,6 +107,10 @@ def load_checkpoint(
     raw = read_checkpoint(path, data)
     meta = raw[CHECKPOINT_KEY]
     categories = categories_of(meta.get("categories", {}), str(path))
+    try:  # bounded first: a stored size or width decides how much memory the build takes
+        check_stored_model(meta.get("model"), categories.num_classes, str(path))
+    except ValueError as error:
+        raise CheckpointError(str(error)) from None
     try:
         model = build_detector(meta["model"], categories.num_classes)
     except (KeyError, TypeError, ValueError) as error:

@@ -1,0 +1,31 @@
+"""Output folders checked writable when a command starts, before its work: a run that cannot
+save should stop in a second, not after the evaluation or the export it could not write."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from detect.errors import ConfigError
+
+
+def check_writable(folder: str | Path, key: str) -> Path:
+    """Whether ``folder`` can be made and written: its nearest existing ancestor must be a
+    folder that takes a (removed) probe file. Nothing is created, so a command that fails
+    later for another reason leaves no empty folders. A :class:`ConfigError` names the ``key``
+    that chose the folder and why it cannot be written."""
+    folder = Path(folder).absolute()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(0, f"{existing} is a file, not a folder")
+        with tempfile.TemporaryFile(dir=existing, prefix=".detect-probe-"):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"{key}={folder}: cannot write there ({error.strerror or error}); choose a folder "
+            "you can write (nothing was run)"
+        ) from None
+    return folder

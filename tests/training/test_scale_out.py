@@ -1,4 +1,4 @@
-"""Scale-out as README's scale-out section tells it: two torchrun "nodes" on 127.0.0.1 train one
+"""Scale-out as docs/how-to/scale-out.md tells it: two torchrun "nodes" on 127.0.0.1 train one
 run, survive one node's worker being SIGKILLed mid-epoch, and the SLURM template renders to the
 same torchrun command."""
 
@@ -30,9 +30,9 @@ EPOCHS = 2  # debug=tiny
 
 
 def readme_command() -> tuple[dict[str, str], list[str]]:
-    """The torchrun command README's scale-out section gives: its leading ``VAR=value``
+    """The torchrun command the scale-out page gives: its leading ``VAR=value``
     assignments and its arguments (``torchrun`` first)."""
-    text = (PROJECT / "README.md").read_text()
+    text = (PROJECT / "docs" / "how-to" / "scale-out.md").read_text()
     block = text.split(MARKER, 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     words = shlex.split(block.replace("\\\n", " "))
     env = {}
@@ -63,7 +63,7 @@ def wait_for(condition, agents: list[subprocess.Popen], what: str, timeout: floa
 
 @pytest.mark.slow
 def test_two_nodes_train_one_run_and_survive_a_killed_worker(tiny_shapes, tmp_path):
-    """README's command on two nodes: one run directory, each validation over the 9 val images
+    """The page's command on two nodes: one run directory, each validation over the 9 val images
     once, node 1's worker SIGKILLed mid-epoch 2 → torchrun restarts both, resume=auto continues
     from last.ckpt, the run ends at exactly 2 × 3 steps and its checkpoint evaluates to the AP
     it logged; what was written before the kill is still there."""
@@ -156,7 +156,7 @@ FAKE_SLURM = {  # stand-ins: srun records what it would start; scontrol lists tw
 
 def test_sbatch_template_renders_the_readme_command_for_the_job(tmp_path):
     """Under a 2-node, 8-GPU allocation the template starts one torchrun agent per node with
-    README's options, 8 workers each, the first node as rendezvous host, and a config that
+    the page's options, 8 workers each, the first node as rendezvous host, and a config that
     composes (GPU DDP over 2 × 8 devices, run_name from the job, resume=auto)."""
     header = re.findall(r"^#SBATCH (\S+)$", SBATCH.read_text(), flags=re.M)
     assert {"--nodes=2", "--ntasks-per-node=1", "--gpus-per-node=8"} <= set(header)

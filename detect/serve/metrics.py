@@ -72,6 +72,9 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.in_progress = Gauge(
+            "detect_requests_in_progress", "HTTP requests being answered", registry=self.registry
+        )
         self.rejected = Counter(
             "detect_rejected",
             "requests refused because the queue was full",

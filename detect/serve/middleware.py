@@ -75,9 +75,11 @@ class AccessLog:
                 sent += len(message.get("body", b""))
             await send(message)
 
+        self.metrics.in_progress.inc()
         try:
             await self.app(scope, receive, watched)
         finally:
+            self.metrics.in_progress.dec()
             seconds = time.perf_counter() - start
             route = scope.get("route")
             template = getattr(route, "path", None) or (

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from detect.cli.writable import check_writable
 from detect.evaluation.coco_eval import resolve_backend
 from detect.evaluation.evaluate import evaluate, model_dataset
 from detect.evaluation.report import ReportConfig, write_report
@@ -20,6 +21,8 @@ def run_eval(cfg: DictConfig) -> dict[str, float]:
     ``analysis=true``, the report under ``report/``)."""
     report = ReportConfig(**cfg.report) if cfg.analysis else None
     resolve_backend(cfg.coco_backend)  # a bad choice stops before the detector runs
+    output_dir = Path(cfg.output_dir or default_output_dir(cfg.ckpt, cfg.split))
+    check_writable(output_dir, "output_dir" if cfg.output_dir else "output_dir (its default)")
     hub = HubConfig(**cfg.hub)
     loaded = load_detector(
         cfg.ckpt,
@@ -46,7 +49,6 @@ def run_eval(cfg: DictConfig) -> dict[str, float]:
             name: {"AP": finite_or_none(ap), "AP50": finite_or_none(ap50)}
             for name, (ap, ap50) in table.items()
         }
-    output_dir = Path(cfg.output_dir or default_output_dir(cfg.ckpt, cfg.split))
     evaluator.write(output_dir / "detections.json", output_dir / "metrics.json", metrics)
     if report is not None:
         title = f"{loaded.description} on {cfg.split} ({len(evaluator.image_ids)} images)"

@@ -10,6 +10,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 from torch import Tensor
 
+from detect.cli.writable import check_writable
 from detect.evaluation.checked_export import checkpoint_images, default_output, export_model
 from detect.export.variants import plan_export
 from detect.weights.hub import HubConfig
@@ -33,6 +34,8 @@ def export_paths(cfg: DictConfig, say: Callable[[str], None] = log.info) -> list
 
         return [export_web(cfg, say)]
     plan = plan_export(cfg.format, precisions(cfg), cfg.postprocess)
+    output = Path(cfg.output) if cfg.output else default_output(cfg.ckpt, plan.suffix)
+    check_writable(output.parent, "output" if cfg.output else "output (its default)")
     checkpoint = open_checkpoint(cfg.ckpt, HubConfig(**cfg.hub))
     # every input is read before anything is written
     images: list[Tensor] = []
@@ -48,7 +51,7 @@ def export_paths(cfg: DictConfig, say: Callable[[str], None] = log.info) -> list
     return export_model(
         checkpoint,
         plan,
-        Path(cfg.output) if cfg.output else default_output(cfg.ckpt, plan.suffix),
+        output,
         check_images=images,
         calibration=calibration,
         calibration_method=cfg.calibration.method,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from detect.cli.writable import check_writable
 from detect.errors import IncompleteRunError
 from detect.inference.backends import load_detector
 from detect.inference.counting import CountConfig
@@ -46,6 +47,8 @@ def run_detect(cfg: DictConfig) -> StreamSummary:
     end, once every output is closed."""
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # FFmpeg says why instead
     config = stream_config(cfg)  # settings checked before the model loads
+    if cfg.save_video or cfg.save_images or cfg.save_json:
+        check_writable(cfg.output_dir, "output_dir")
     loaded = load_detector(
         cfg.ckpt,
         cfg.backend,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from detect.cli.checks import check_train_config
+from detect.cli.resolvers import launched_rank
+from detect.cli.writable import check_writable
 from detect.data.registry import absolute_paths
 from detect.errors import ConfigError
 from detect.training.checkpoint_io import AtomicCheckpointIO
@@ -81,6 +84,7 @@ def build(cfg: DictConfig) -> TrainingRun:
     check_shared_run_name(cfg)
     hub = HubConfig(**cfg.hub)
     run_dir = Path(cfg.paths.run_dir)
+    check_writable(run_dir / "checkpoints", "runs_dir")  # before the first epoch, not after
     start = plan_start(
         OmegaConf.to_container(cfg.model, resolve=True),
         batch_size=cfg.loader.batch_size,
@@ -128,5 +132,23 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 def run_train(cfg: DictConfig) -> float | None:
-    """``detect train``: fit; returns the monitored metric so Hydra sweepers can optimise it."""
-    return train(cfg).get(cfg.callbacks.best_checkpoint.monitor)
+    """``detect train``: fit; returns the monitored metric so Hydra sweepers can optimise it.
+    A run that fails before writing anything leaves no run folder behind (Hydra made it, with
+    ``.hydra/`` and the log, before the run started)."""
+    try:
+        return train(cfg).get(cfg.callbacks.best_checkpoint.monitor)
+    except BaseException:
+        remove_if_unused(Path(cfg.paths.run_dir))
+        raise
+
+
+RUN_FOLDER_START = {".hydra", "train.log"}  # what Hydra writes before the run starts
+
+
+def remove_if_unused(run_dir: Path) -> None:
+    """Remove ``run_dir`` when it holds only what Hydra wrote at start (rank 0 only: other
+    processes share the folder)."""
+    if launched_rank() != 0 or not run_dir.is_dir():
+        return
+    if {entry.name for entry in run_dir.iterdir()} <= RUN_FOLDER_START:
+        shutil.rmtree(run_dir, ignore_errors=True)

@@ -92,6 +92,15 @@ class OnnxDetector(DeployedDetector):
         self.check(source)
         raw = self.metadata.outputs == "raw"
         self.output_names = list(RAW_OUTPUT_NAMES if raw else OUTPUT_NAMES)
+        inputs = [i.name for i in self.session.get_inputs()]
+        outputs = [o.name for o in self.session.get_outputs()]
+        if inputs != [INPUT_NAME] or not set(self.output_names) <= set(outputs):
+            # metadata copied onto another graph: it would fail at the first image
+            raise ExportError(
+                f"{source} carries detect metadata but its graph is not a detect export (inputs "
+                f"{inputs}, outputs {outputs}; a detect export takes {INPUT_NAME!r} and gives "
+                f"{', '.join(self.output_names)}); export it again with tools/export.py"
+            )
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         return self.session.run(self.output_names, {INPUT_NAME: batch})

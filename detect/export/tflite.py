@@ -4,6 +4,8 @@ bindings. numpy + ai_edge_litert only: the phone-format runtime reads it without
 
 from __future__ import annotations
 
+import struct
+
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
@@ -37,6 +39,17 @@ def with_metadata(model: bytes, metadata: ExportMetadata) -> bytes:
 
 def read_metadata(model: bytes, source: str) -> ExportMetadata:
     """The ``detect`` metadata of a LiteRT file, checked (plain data only)."""
+    if model[4:8] != FILE_IDENTIFIER:
+        # an ONNX file (a protobuf) starts with field 1, ir_version: the byte 0x08
+        hint = (
+            "it looks like an ONNX model: name it .onnx"
+            if model[:1] == b"\x08"
+            else ("write one with tools/export.py format=tflite")
+        )
+        raise ExportError(
+            f"{source} is not a LiteRT model (its header lacks the "
+            f"{FILE_IDENTIFIER.decode()} identifier); {hint}"
+        )
     text = None
     try:
         root = schema.Model.GetRootAs(model, 0)
@@ -44,7 +57,7 @@ def read_metadata(model: bytes, source: str) -> ExportMetadata:
             entry = root.Metadata(index)
             if entry.Name().decode() == METADATA_KEY:
                 text = root.Buffers(entry.Buffer()).DataAsNumpy().tobytes().decode("utf-8")
-    except (AttributeError, IndexError, UnicodeDecodeError, ValueError) as error:
+    except (AttributeError, IndexError, UnicodeDecodeError, ValueError, struct.error) as error:
         raise ExportError(f"{source} is not a readable LiteRT model ({error})") from None
     if text is None:
         raise ExportError(

@@ -67,7 +67,44 @@ def _points(value: Any, what: str) -> list[Point]:
         raise ConfigError(
             f"{what}: points must be [[x, y], …] in pixels (or [x1, y1, x2, y2, …]), not {value!r}"
         ) from None
+    if not all(math.isfinite(c) for point in points for c in point):
+        raise ConfigError(f"{what}: points must be finite numbers (pixels), not {value!r}")
     return points
+
+
+def _segments_cross(a: Point, b: Point, c: Point, d: Point) -> bool:
+    """Whether segments ab and cd share a point (touching and collinear overlap included)."""
+    d1, d2 = _cross(a, b, c), _cross(a, b, d)
+    d3, d4 = _cross(c, d, a), _cross(c, d, b)
+    if ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4):
+        return True
+
+    def on(p: Point, q: Point, r: Point) -> bool:  # r on segment pq, given collinear
+        return min(p[0], q[0]) <= r[0] <= max(p[0], q[0]) and min(p[1], q[1]) <= r[1] <= max(
+            p[1], q[1]
+        )
+
+    return (
+        (d1 == 0 and on(a, b, c))
+        or (d2 == 0 and on(a, b, d))
+        or (d3 == 0 and on(c, d, a))
+        or (d4 == 0 and on(c, d, b))
+    )
+
+
+def self_crossing(points: Sequence[Point]) -> tuple[int, int] | None:
+    """The first two edges (indices, edge i from point i to i + 1) of a closed polygon that
+    cross or touch other than at their shared corner; None for a simple polygon. A crossing
+    zone has no clear inside (matplotlib's even-odd rule counts its overlap as outside)."""
+    count = len(points)
+    edges = [(points[i], points[(i + 1) % count]) for i in range(count)]
+    for i in range(count):
+        for j in range(i + 1, count):
+            if j == i + 1 or (i == 0 and j == count - 1):  # neighbours share a corner
+                continue
+            if _segments_cross(*edges[i], *edges[j]):
+                return i, j
+    return None
 
 
 def _entry(spec: Any, kind: str, index: int) -> tuple[str, list[Point], str | None]:
@@ -127,15 +164,30 @@ class CountConfig:
         built_lines, built_zones = [], []
         for index, spec in enumerate(lines or ()):
             name, points, source = _entry(spec, "lines", index)
-            if len(points) != 2 or points[0] == points[1]:
+            if len(points) != 2:
                 raise ConfigError(
-                    f"count.lines[{index}] ({name}): a line needs two distinct points"
+                    f"count.lines[{index}] ({name}): a line needs exactly two points "
+                    f"[[x1, y1], [x2, y2]], not {len(points)} (a path of several segments: "
+                    "give one line per segment)"
+                )
+            if points[0] == points[1]:
+                raise ConfigError(
+                    f"count.lines[{index}] ({name}): its two points are the same "
+                    f"{list(points[0])}; a line needs two distinct points"
                 )
             built_lines.append(Line(name, points[0], points[1], source))
         for index, spec in enumerate(zones or ()):
             name, points, source = _entry(spec, "zones", index)
             if len(points) < 3:
                 raise ConfigError(f"count.zones[{index}] ({name}): a zone needs at least 3 points")
+            crossing = self_crossing(points)
+            if crossing is not None:
+                i, j = crossing
+                raise ConfigError(
+                    f"count.zones[{index}] ({name}): its edges {i + 1} and {j + 1} cross (a "
+                    "self-intersecting polygon has no clear inside); list the corners in order "
+                    "around the zone"
+                )
             built_zones.append(Zone(name, tuple(points), source))
         return cls(tuple(built_lines), tuple(built_zones), anchor, margin)
 

@@ -14,15 +14,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-import detect.conf
-import detect.errors
-from detect.cli.commands import COMMANDS
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
+import detect.conf
+import detect.errors
+from detect.cli.commands import COMMANDS
+
 CONF = Path(detect.conf.__file__).parent
 HIDDEN_GROUPS = {"hydra"}  # Hydra's own logging/output settings, not the user's
-MARKER = re.compile(r"<!-- generated: ([a-z-]+) -->")
+MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)  # a line of its own
 
 
 def without_hydra_block(text: str) -> str:

@@ -50,7 +50,8 @@ class Block:
         for line in code.replace("\\\n", " ").splitlines():
             words = line.split("#", 1)[0].split()
             if len(words) > 1 and words[0] == "detect" and words[1] in self.overrides:
-                line = " ".join([line.split(" #", 1)[0], *map(shlex.quote, self.overrides[words[1]])])
+                added = map(shlex.quote, self.overrides[words[1]])
+                line = " ".join([line.split(" #", 1)[0], *added])
             lines.append(line)
         return "\n".join(lines)
 

@@ -44,9 +44,7 @@ def run_block(block: Block, folder: Path, cache: Path) -> subprocess.CompletedPr
         if block.language == "bash"
         else [sys.executable, "-c", block.script()]
     )
-    return subprocess.run(
-        command, cwd=folder, env=env, capture_output=True, text=True, timeout=600
-    )
+    return subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=600)
 
 
 def check(block: Block, result: subprocess.CompletedProcess) -> None:

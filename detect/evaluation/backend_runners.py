@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -96,9 +97,12 @@ def backend_runners(
     device: str,
     categories: CategoryMap | None = None,
     sizes: dict[str, int] | None = None,
+    model_config: dict[str, Any] | None = None,
 ) -> dict[str, Runner]:
     """A timed runner per backend; rows are named ``<name> [<backend>]``. ``sizes`` gets each
-    exported row's file size in bytes."""
+    exported row's file size in bytes; ``model_config``: the model's stored config, which the
+    exports' metadata carries (checked when a runtime reads it)."""
+    model_config = model_config or {}
     sizes = {} if sizes is None else sizes
     runners: dict[str, Runner] = {}
     fp32_export: bytes | None = None
@@ -118,7 +122,7 @@ def backend_runners(
             from detect.export.litert_runtime import LiteRTDetector
 
             precision = backend.split("_")[1] if "_" in backend else "fp32"
-            raw = _metadata(model, categories, "raw")
+            raw = _metadata(model, model_config, categories, "raw")
             if tflite_fp32 is None:  # one conversion for every LiteRT variant
                 tflite_fp32 = export_tflite(model, raw)
             data = export_tflite(model, raw, precision, converted=tflite_fp32)
@@ -133,24 +137,24 @@ def backend_runners(
                 if precision == "int8"
                 else []
             )
-            raw = _metadata(model, categories, "raw")
+            raw = _metadata(model, model_config, categories, "raw")
             data = export_ir(model, raw, precision, calibration)
             detector = OpenVINODetector(data, threads)
         elif backend == "onnxruntime_web":  # timed in the browser, by the page
             from detect.evaluation.browser import browser_runner  # the web extra
 
             if fp32_export is None:
-                fp32_export = export_bytes(model, _metadata(model, categories))
+                fp32_export = export_bytes(model, _metadata(model, model_config, categories))
             data = fp32_export
             runners[f"{name} [{backend}]"] = browser_runner(data, images, threads)
             sizes[f"{name} [{backend}]"] = len(data)
             continue
         elif backend == "onnxruntime_raw":
-            data = export_bytes(model, _metadata(model, categories, "raw"))
+            data = export_bytes(model, _metadata(model, model_config, categories, "raw"))
             detector = OnnxDetector(data, threads, backends.spin, cuda)
         else:
             if fp32_export is None:
-                fp32_export = export_bytes(model, _metadata(model, categories))
+                fp32_export = export_bytes(model, _metadata(model, model_config, categories))
             exported = fp32_export
             if backend == "onnxruntime_int8":
                 calibration = bench_images(backends.calibration_dir, backends.calibration_images)
@@ -160,7 +164,7 @@ def backend_runners(
         runners[f"{name} [{backend}]"] = opaque_runner(ExportedPredictor(detector), images)
         sizes[f"{name} [{backend}]"] = len(data)
         if backend == "onnxruntime":  # the same network without its postprocessing: the share
-            raw_graph = export_bytes(model, _metadata(model, categories, "raw"))
+            raw_graph = export_bytes(model, _metadata(model, model_config, categories, "raw"))
             raw = OnnxDetector(raw_graph, threads, backends.spin, cuda)
             runners[f"{name} [onnxruntime, network only]"] = session_runner(raw, images)
     return runners
@@ -181,10 +185,14 @@ def session_runner(detector: OnnxDetector, images: list[Tensor]) -> Runner:
 
 
 def _metadata(
-    model: SSDLite, categories: CategoryMap | None, outputs: str = "detections"
+    model: SSDLite,
+    model_config: dict[str, Any],
+    categories: CategoryMap | None,
+    outputs: str = "detections",
 ) -> ExportMetadata:
-    """The checkpoint's categories, or placeholders 1..K for an untrained configuration."""
+    """The model's stored config and the checkpoint's categories, or placeholders 1..K for an
+    untrained configuration."""
     if categories is None:
         ids = tuple(range(1, model.num_classes))
         categories = CategoryMap(ids, tuple(f"class {i}" for i in ids))
-    return metadata_for(model, categories, {}, {}, outputs)
+    return metadata_for(model, categories, model_config, {}, outputs)

@@ -152,6 +152,7 @@ class Subject:
     weights: str
     config: dict[str, Any]
     categories: CategoryMap | None = None  # a checkpoint's; None: placeholders 1..K
+    model_config: dict[str, Any] = field(default_factory=dict)  # stored in the exports
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,11 @@ class Configuration:
         """The model with initial weights drawn from ``seed``."""
         torch.manual_seed(seed)
         model = ssdlite(self.backbone, self.width, NUM_CLASSES, self.size, **self.options)
-        return Subject(self.name, model, UNTRAINED, self.config)
+        stored = {
+            "size": int(self.size),
+            "backbone": {"name": self.backbone, "width_mult": float(self.width), **self.options},
+        }
+        return Subject(self.name, model, UNTRAINED, self.config, model_config=stored)
 
 
 def configurations(
@@ -205,6 +210,7 @@ def checkpoint_subject(path: str | Path, hub: HubConfig | None = None) -> Subjec
         f"trained: {path}",
         {"checkpoint": str(path), "size": checkpoint.model.size},
         checkpoint.categories,
+        checkpoint.model_config,
     )
 
 
@@ -283,6 +289,7 @@ class BenchRun:
                 self.device,
                 subject.categories,
                 self.sizes,
+                subject.model_config,
             )
         runners: dict[str, Runner] = {}
         for names in families(self.backends.names):
@@ -296,6 +303,7 @@ class BenchRun:
                     self.device,
                     subject.categories,
                     self.sizes,
+                    subject.model_config,
                 )
             except (DetectError, ImportError) as error:  # an extra, a browser, the network
                 self.notes.append(f"skipped {', '.join(names)}: {error}")

@@ -19,6 +19,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from detect.errors import ExportError
 from detect.export.deployed import DeployedDetector
+from detect.export.postprocessed import model_input, op_detections
 from detect.export.tflite import read_metadata
 
 
@@ -35,8 +36,11 @@ class LiteRTDetector(DeployedDetector):
             model = Path(model).read_bytes()
         self.metadata = read_metadata(model, source)
         self.check(source)
-        if self.metadata.outputs != "raw":
-            raise ExportError(f"{source}: LiteRT exports hold the raw heads; export it again")
+        if self.metadata.outputs == "detections":
+            # LiteRT's multi-threaded regular NMS skips the class whose index equals the thread
+            # count (detection_postprocess.cc starts its shared next column at num_threads and
+            # pre-increments it; tensorflow/tensorflow#56058): the op's file runs on one thread
+            threads = 1
         try:
             self.interpreter = Interpreter(
                 model_content=model, num_threads=threads or os.cpu_count()
@@ -45,11 +49,16 @@ class LiteRTDetector(DeployedDetector):
             raise ExportError(f"{source} is not a loadable LiteRT model ({error})") from None
         self.input = self.interpreter.get_input_details()[0]["index"]
         outputs = self.interpreter.get_output_details()
-        # the class logits have C > 4 columns, the box codes 4
-        self.outputs = [d["index"] for d in sorted(outputs, key=lambda d: -d["shape"][-1])]
+        # the class logits have C > 4 columns, the box codes 4; a MediaPipe export (outputs
+        # "detections") ends in TFLite_Detection_PostProcess: boxes, classes, scores, count
+        if self.metadata.outputs == "raw":
+            outputs = sorted(outputs, key=lambda d: -d["shape"][-1])
+        self.outputs = [d["index"] for d in outputs]
         self.shape: tuple[int, ...] | None = None
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        if self.metadata.outputs == "detections":
+            return self.run_postprocessed(batch)
         logits, codes = [], []
         for image in batch:
             if image.shape != self.shape:
@@ -61,3 +70,22 @@ class LiteRTDetector(DeployedDetector):
             logits.append(self.interpreter.get_tensor(self.outputs[0])[0])
             codes.append(self.interpreter.get_tensor(self.outputs[1])[0])
         return [np.stack(logits), np.stack(codes)]
+
+    def run_postprocessed(self, batch: np.ndarray) -> list[np.ndarray]:
+        """A MediaPipe export (:mod:`~detect.export.postprocessed`): each image resized to the
+        file's fixed input as our preprocessing does, the op's outputs read as they are."""
+        if self.shape is None:
+            self.interpreter.allocate_tensors()
+            self.shape = ()
+        found = []
+        for image in batch:
+            self.interpreter.set_tensor(self.input, model_input(image, self.metadata.size))
+            self.interpreter.invoke()
+            outputs = [self.interpreter.get_tensor(index) for index in self.outputs]
+            found.append(op_detections(outputs, image.shape[1:], self.metadata.coco_ids))
+        return [
+            np.concatenate([f["boxes"] for f in found]),
+            np.concatenate([f["scores"] for f in found]),
+            np.concatenate([f["labels"] for f in found]),
+            np.concatenate([np.full(len(f["scores"]), i) for i, f in enumerate(found)]),
+        ]

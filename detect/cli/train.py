@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import warnings
@@ -31,6 +32,8 @@ from detect.training.speed import SpeedConfig
 from detect.training.start import for_categories, load_start_weights, plan_start
 from detect.weights.hub import HubConfig
 
+log = logging.getLogger(__name__)
+
 # Lightning 2.6's pytree helper trips torch ≥ 2.10's LeafSpec deprecation on every run: noise.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
@@ -57,6 +60,35 @@ def check_shared_run_name(cfg: DictConfig) -> None:
         raise ConfigError(
             "started by torchrun/srun without run_name=…: every process (on every node) must "
             "name the same run, e.g. run_name=my_run (SLURM: run_name=$SLURM_JOB_ID)"
+        )
+
+
+ARCHITECTURE_KEYS = ("backbone", "model.size", "model.head", "head")  # and their sub-keys
+
+
+def note_kept_architecture(cfg: DictConfig, model_config: dict[str, Any]) -> None:
+    """With ``init_from`` and ``finetune.architecture=source`` the network is the source's:
+    say so when the command line asked for another one (``backbone=v2``, ``model.size=…``),
+    which would otherwise be ignored without a word."""
+    if not (cfg.init_from and cfg.finetune.architecture == "source"):
+        return
+    if not HydraConfig.initialized():
+        return
+    given = {o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task}
+    asked = sorted(
+        key for key in given if any(key == k or key.startswith(k + ".") for k in ARCHITECTURE_KEYS)
+    )
+    if asked:
+        backbone = model_config["backbone"]
+        log.warning(
+            "init_from=%s: the network trained is the source's (%s ×%s, %s px), so %s on the "
+            "command line is ignored; set finetune.architecture=config to train the config's "
+            "network, starting from the source's weights where they fit",
+            cfg.init_from,
+            backbone["name"],
+            backbone["width_mult"],
+            model_config["size"],
+            ", ".join(asked),
         )
 
 
@@ -94,6 +126,7 @@ def build(cfg: DictConfig) -> TrainingRun:
         architecture=cfg.finetune.architecture,
         hub=hub,
     )
+    note_kept_architecture(cfg, start.model_config)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)

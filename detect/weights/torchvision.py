@@ -30,7 +30,7 @@ from detect.models import SSDLite, load_torchvision, mobilenet
 from detect.models.backbones import MobileNet
 from detect.models.factory import build_detector
 from detect.weights.checkpoint import Checkpoint
-from detect.weights.hub import HubConfig, load_weights, weights_file
+from detect.weights.hub import HubConfig, file_name, load_weights, weights_file
 
 PREFIX = "torchvision:"
 UNUSED = "N/A"  # torchvision's name for the COCO ids no category has
@@ -121,7 +121,7 @@ def torchvision_detector(name: str, hub: HubConfig | None = None) -> Checkpoint:
     try:
         load_torchvision(model, state)
     except ValueError as error:
-        raise CheckpointError(f"{source}: the weights do not fit {name} ({error})") from None
+        raise CheckpointError(mismatch_message(source, name, state, hub, error)) from None
     run_config = {
         "source": {
             "weights": source,
@@ -132,6 +132,31 @@ def torchvision_detector(name: str, hub: HubConfig | None = None) -> Checkpoint:
         }
     }
     return Checkpoint(model.eval(), categories, model_config, run_config, 0, 0)
+
+
+def mismatch_message(
+    source: str, name: str, state: dict, hub: HubConfig | None, error: Exception
+) -> str:
+    """Why published weights do not fit, said as a command-line user can act on it: which
+    file, what it seems to hold (a classifier's weights have no detection head), which file
+    to give instead."""
+    given = hub.weights_path if hub and hub.weights_path else None
+    expected = file_name(published_detector(name).weights.url)
+    if given is None:
+        return f"{source}: the weights do not fit {name} ({error})"
+    classifier = any(k.startswith("classifier.") for k in state) and not any(
+        k.startswith("head.") for k in state
+    )
+    holds = (
+        "an image classifier's weights (no detection head), which start training (detect "
+        "train backbone.pretrained=imagenet hub.weights_path=…) but cannot run a detector"
+        if classifier
+        else f"weights of another model ({error})"
+    )
+    return (
+        f"hub.weights_path={given}: the file holds {holds}; {source} needs {expected} "
+        "(torchvision's published file), or drop hub.weights_path to download it"
+    )
 
 
 def backbone_weights(name: str, pretrained: str) -> WeightsEnum:

@@ -163,3 +163,51 @@ def test_a_failed_training_run_leaves_no_run_folder(detect_cli, tmp_path):
 def test_a_model_size_mismatch_in_stored_json_is_refused():
     with pytest.raises(ExportError, match="lacks"):
         ExportMetadata.from_json(json.dumps({"size": 96}), "m.onnx")
+
+
+def test_a_classifiers_weights_as_the_published_detectors_give_an_actionable_line(
+    detect_cli, tmp_path
+):
+    """Before: "the state dict has 312 entries but the model expects 476: build ours with the
+    same backbone, width_mult, options and num_classes" — an API-level hint."""
+    torchvision = pytest.importorskip("torchvision")
+    classifier = tmp_path / "mobilenet_v3_large.pth"
+    torch.save(torchvision.models.mobilenet_v3_large().state_dict(), classifier)
+    code, text = detect_cli(
+        "export",
+        "ckpt=torchvision:ssdlite320_mobilenet_v3_large",
+        f"hub.weights_path={classifier}",
+        f"output={tmp_path / 'm.onnx'}",
+    )
+    one_error_line(
+        code,
+        text,
+        f"hub.weights_path={classifier}",
+        "image classifier's weights",
+        "backbone.pretrained=imagenet",
+        "ssdlite320_mobilenet_v3_large_coco-",
+        "drop hub.weights_path",
+    )
+
+
+def test_init_from_says_it_keeps_the_sources_network(detect_cli, tmp_path, tiny_ckpt, caplog):
+    """Before: ``backbone=v2`` beside ``init_from`` was ignored without a word."""
+    code, text = detect_cli(
+        "train",
+        f"init_from={tiny_ckpt}",
+        "backbone=v2",
+        "model.size=128",
+        "data=coco",
+        f"data.root={tmp_path / 'no-data'}",
+        f"runs_dir={tmp_path}",
+        "run_name=ft",
+    )
+    assert code != 0  # stopped at the missing data, after the start was planned
+    notes = [r.getMessage() for r in caplog.records if "init_from=" in r.getMessage()]
+    note = notes[0] if notes else text
+    for phrase in (
+        "the source's (v3_small ×0.25, 96 px)",
+        "backbone, model.size",
+        "finetune.architecture=config",
+    ):
+        assert phrase in note, note

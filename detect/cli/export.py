@@ -62,9 +62,9 @@ def export_paths(cfg: DictConfig, say: Callable[[str], None] = log.info) -> list
 
 
 def precisions(cfg: DictConfig) -> list[str]:
-    """tflite: the ``precisions`` listed; onnx: fp32, and int8 beside it with ``int8=true``;
+    """tflite, ncnn: the ``precisions`` listed; onnx: fp32, and int8 beside it with ``int8=true``;
     openvino: either way (fp32 first)."""
-    if cfg.format == "tflite":
+    if cfg.format in ("tflite", "ncnn"):
         return list(cfg.precisions)
     if cfg.format == "openvino" and "int8" in cfg.precisions:
         return ["fp32", "int8"]

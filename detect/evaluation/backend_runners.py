@@ -13,6 +13,9 @@ The deployment matrix adds ``openvino`` / ``openvino_int8`` (an OpenVINO IR of t
 its CPU plugin, f32, + the numpy decoder; int8 by NNCF, calibrated on real images; the
 ``openvino`` extra) and ``onnxruntime_web`` (the whole graph in headless Chromium's ONNX Runtime
 Web, WASM, timed by the page itself: :mod:`detect.evaluation.browser`; the ``web`` extra).
+
+``ncnn`` / ``ncnn_fp16``: an NCNN export (pnnx) of the raw heads on NCNN's CPU path, Vulkan
+off, fp32 or fp16 weight storage, + the numpy decoder (the ``ncnn`` extra).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ BACKEND_NAMES = (
     "litert",  # .tflite (raw heads) on LiteRT's XNNPACK + the numpy decoder
     "litert_fp16",
     "litert_int8",
+    "ncnn",  # NCNN (pnnx) raw heads on its CPU path, Vulkan off, + the numpy decoder
+    "ncnn_fp16",  # the same, weights stored as fp16
     "openvino",  # OpenVINO IR (raw heads) on its CPU plugin, f32, + the numpy decoder
     "openvino_int8",  # the same, NNCF post-training int8 calibrated on real images
     "onnxruntime_web",  # the whole graph in headless Chromium (ONNX Runtime Web, WASM)
@@ -149,6 +154,13 @@ def backend_runners(
             runners[f"{name} [{backend}]"] = browser_runner(data, images, threads)
             sizes[f"{name} [{backend}]"] = len(data)
             continue
+        elif backend.startswith("ncnn"):
+            from detect.export.ncnn import export_ncnn  # the ncnn extra
+            from detect.export.ncnn_runtime import NcnnDetector
+
+            precision = "fp16" if backend.endswith("_fp16") else "fp32"
+            data = export_ncnn(model, _metadata(model, categories, "raw"), precision)
+            detector = NcnnDetector(data, threads)
         elif backend == "onnxruntime_raw":
             data = export_bytes(model, _metadata(model, model_config, categories, "raw"))
             detector = OnnxDetector(data, threads, backends.spin, cuda)

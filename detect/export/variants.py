@@ -22,6 +22,7 @@ from detect.models import SSDLite
 log = logging.getLogger(__name__)
 
 FORMATS = {"onnx": ".onnx", "tflite": ".tflite", "openvino": ".xml"}  # openvino: .xml + .bin
+FORMATS["ncnn"] = ".ncnn.param"  # NCNN: .param + .bin + .json beside it (export.ncnn)
 ONNX_PRECISIONS = ("fp32", "int8")  # LiteRT's (fp32, fp16, int8) are checked by its extra
 
 
@@ -62,6 +63,16 @@ def plan_export(
             "format=openvino holds the network alone (OpenVINO's CPU plugin refuses the whole "
             "graph's top-k with K = 0): postprocess=false, the numpy decoder does the rest"
         )
+    if format == "ncnn":  # the network alone, as pnnx converts it; the numpy decoder does the rest
+        from detect.export.ncnn import PRECISIONS as NCNN_PRECISIONS
+
+        wrong = [precision for precision in precisions if precision not in NCNN_PRECISIONS]
+        if postprocess or wrong:
+            raise ConfigError(
+                "format=ncnn holds the network alone (postprocess=false), its weights stored as "
+                f"{' or '.join(NCNN_PRECISIONS)}" + (f", not {wrong[0]!r}" if wrong else "")
+            )
+        return ExportPlan(format, tuple(precisions), False)
     tflite = format == "tflite"
     if format == "openvino":
         postprocess = False
@@ -112,6 +123,12 @@ def export_variant(
 
         files = export_ir(model, metadata, precision, calibration, opset)
         return files, OpenVINODetector(files, threads)
+    if format == "ncnn":
+        from detect.export.ncnn import export_ncnn  # the ncnn extra
+        from detect.export.ncnn_runtime import NcnnDetector
+
+        ncnn_files = export_ncnn(model, metadata, precision)
+        return ncnn_files, NcnnDetector(ncnn_files, threads)
     data = export_bytes(model, metadata, opset)
     if precision == "int8":
         data = quantize_int8(data, [image.numpy() for image in calibration], method)
@@ -176,6 +193,10 @@ def write_variants(
             from detect.export.openvino import write_ir
 
             path = write_ir(data, variant_path(output, precision))
+        elif plan.format == "ncnn":
+            from detect.export.ncnn import write_ncnn
+
+            path = write_ncnn(data, variant_path(output, precision))
         else:
             path = write_model(data, variant_path(output, precision))
         variants.append(Variant(precision, path, detector))

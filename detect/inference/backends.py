@@ -9,6 +9,8 @@ Backends:
   ``.onnx`` file (fp32 or int8) or a checkpoint exported in memory, checked against PyTorch and
   kept in the export cache (:mod:`~detect.inference.export_cache`): only its first load exports;
 * ``litert`` — a ``.tflite`` export on LiteRT's interpreter (XNNPACK), numpy decoder;
+* ``ncnn`` — an NCNN export (``.ncnn.param`` with its ``.bin`` and ``.json`` beside it) on
+  NCNN's CPU path, Vulkan off, numpy decoder (the ``ncnn`` extra);
 * ``openvino`` — an OpenVINO IR (``.xml`` + ``.bin``) on its CPU plugin, numpy decoder, or a
   checkpoint converted in memory and checked against PyTorch (the ``openvino`` extra; settings
   ``performance_hint`` and ``precision``: :mod:`detect.export.openvino_runtime`);
@@ -48,6 +50,8 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "pytorch", "onnxruntime", "litert", "openvino")
 EXPORTED = {".onnx": "onnxruntime", ".tflite": "litert", ".xml": "openvino"}
+BACKENDS += ("ncnn",)  # an NCNN export: .ncnn.param + .bin + .json (detect.export.ncnn)
+EXPORTED[".param"] = "ncnn"
 
 
 class ExportedPredictor:
@@ -91,6 +95,10 @@ def load_exported(
         from detect.export.openvino_runtime import OpenVINODetector  # the openvino extra
 
         runtime = OpenVINODetector(path, threads, **(openvino or {}))
+    elif needed == "ncnn":
+        from detect.export.ncnn_runtime import NcnnDetector  # the ncnn extra
+
+        runtime = NcnnDetector(path, threads)
     else:
         runtime = OnnxDetector(path, threads)
     meta = runtime.metadata
@@ -144,6 +152,11 @@ def load_detector(
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if Path(path).suffix in EXPORTED:
         return load_exported(Path(path), backend, threads, openvino)
+    if backend == "ncnn":
+        raise ConfigError(
+            f"{path}: backend=ncnn runs NCNN exports (.ncnn.param); write one with detect export "
+            "format=ncnn (pnnx converts in about 20 s)"
+        )
     if backend == "litert":
         raise ConfigError(
             f"{path}: backend=litert runs .tflite files; write one with tools/export.py "

@@ -1,0 +1,125 @@
+"""Run an NCNN export with the ``ncnn`` Python package and numpy only — no torch, no
+onnxruntime: Tencent's runtime, the one NanoDet and the Raspberry Pi community ship on Android
+and ARM boards, here on the CPU (Vulkan off).
+
+The files (``detect export format=ncnn``, :mod:`detect.export.ncnn`): ``<name>.param`` (the
+graph, text), ``<name>.bin`` (weights, fp32 or fp16 storage) and ``<name>.json`` (the detect
+metadata: categories, input size, the numpy decoder's settings). The graph takes float32 RGB
+pixels (0–255, any size, batch 1), resizes them bilinearly to the model's side and scales them to
+[-1, 1] itself, and answers the raw heads; :mod:`detect.export.decode` does the rest.
+
+    detector = NcnnDetector("model.ncnn.param", threads=2)
+    [result] = detector([image_chw_uint8])  # result["boxes"], ["scores"], ["labels"], ["names"]
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from detect.errors import ExportError, MissingExtraError
+from detect.export.deployed import DeployedDetector
+from detect.export.metadata import ExportMetadata
+
+EXTRA = "ncnn"  # pyproject's extra: ncnn (runtime) and pnnx (converter)
+INPUT_BLOB = "in0"  # pnnx's names: the pixels in; the class logits and box codes out
+OUTPUT_BLOBS = ("out0", "out1")
+
+
+def require_ncnn() -> ModuleType:
+    """The ``ncnn`` module, or one error line naming the extra."""
+    try:
+        import ncnn
+    except ImportError:
+        raise MissingExtraError("NCNN", EXTRA) from None
+    return ncnn
+
+
+@dataclass(frozen=True)
+class NcnnFiles:
+    """An NCNN export in memory: the ``.param`` graph, its ``.bin`` weights, the metadata."""
+
+    param: bytes
+    weights: bytes
+    metadata: ExportMetadata
+
+    def __len__(self) -> int:
+        return len(self.param) + len(self.weights)
+
+
+def weights_path(param: str | os.PathLike[str]) -> Path:
+    """The ``.bin`` beside a ``.param``."""
+    return Path(param).with_suffix(".bin")
+
+
+def metadata_path(param: str | os.PathLike[str]) -> Path:
+    """The detect metadata (``.json``) beside a ``.param``."""
+    return Path(param).with_suffix(".json")
+
+
+def read_files(param: str | os.PathLike[str]) -> NcnnFiles:
+    """The three files of an export, read; a missing one is an :class:`ExportError` naming it."""
+    paths = (Path(param), weights_path(param), metadata_path(param))
+    for path in paths:
+        if not path.is_file():
+            raise ExportError(
+                f"{path} not found: an NCNN export is {paths[0].name} with "
+                f"{paths[1].name} and {paths[2].name} beside it; write one with "
+                "detect export format=ncnn"
+            )
+    metadata = ExportMetadata.from_json(paths[2].read_text(encoding="utf-8"), str(paths[2]))
+    return NcnnFiles(paths[0].read_bytes(), paths[1].read_bytes(), metadata)
+
+
+class NcnnDetector(DeployedDetector):
+    """An NCNN export (a ``.param`` path, or :class:`NcnnFiles`) on NCNN's CPU path, Vulkan
+    off, ``threads`` threads (None: one per core). An fp32 file runs in fp32 throughout (fp16
+    storage and arithmetic off: the same numbers as PyTorch's to float error); an fp16 file
+    keeps NCNN's defaults (fp16 storage, and fp16 arithmetic where the CPU has it: ARMv8.2)."""
+
+    def __init__(self, model: str | os.PathLike[str] | NcnnFiles, threads: int | None = None):
+        ncnn = require_ncnn()
+        source = "the model" if isinstance(model, NcnnFiles) else str(model)
+        files = model if isinstance(model, NcnnFiles) else read_files(model)
+        self.metadata = files.metadata
+        self.check(source)
+        if self.metadata.outputs != "raw":
+            raise ExportError(f"{source}: NCNN exports hold the raw heads; export it again")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        self.net = ncnn.Net()
+        options = self.net.opt
+        options.use_vulkan_compute = False
+        options.num_threads = threads or os.cpu_count() or 1
+        fp16 = self.metadata.precision == "fp16"
+        options.use_fp16_storage = options.use_fp16_packed = fp16
+        options.use_fp16_arithmetic = fp16
+        with tempfile.TemporaryDirectory() as folder:  # ncnn reads its files from disk
+            param, weights = Path(folder) / "model.param", Path(folder) / "model.bin"
+            param.write_bytes(files.param)
+            weights.write_bytes(files.weights)
+            if self.net.load_param(str(param)) != 0 or self.net.load_model(str(weights)) != 0:
+                raise ExportError(f"{source} is not a loadable NCNN model")
+        missing = {INPUT_BLOB, *OUTPUT_BLOBS} - {*self.net.input_names(), *self.net.output_names()}
+        if missing:
+            raise ExportError(f"{source}: its graph lacks the blobs {sorted(missing)}")
+        self.ncnn = ncnn
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        logits, codes = [], []
+        for image in batch:  # NCNN runs one image at a time
+            pixels = np.ascontiguousarray(image, dtype=np.float32)
+            extractor = self.net.create_extractor()
+            # a Mat over numpy's memory does not own it, and the graph's in-place layers
+            # then crash (seen with a 96-px model); its clone is NCNN's own
+            extractor.input(INPUT_BLOB, self.ncnn.Mat(pixels).clone())
+            _, class_logits = extractor.extract(OUTPUT_BLOBS[0])
+            _, box_codes = extractor.extract(OUTPUT_BLOBS[1])
+            logits.append(np.array(class_logits))
+            codes.append(np.array(box_codes))
+        return [np.stack(logits), np.stack(codes)]

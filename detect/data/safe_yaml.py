@@ -84,8 +84,9 @@ def load_yaml(file: Path) -> Any:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise DatasetError(f"cannot read {file}: {one_line(error)}") from None
-    loader = BoundedLoader(text)
+    loader = None
     try:
+        loader = BoundedLoader(text)  # checks the characters first (NUL is not YAML)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -100,7 +101,8 @@ def load_yaml(file: Path) -> Any:
         # 2024-13-45, an integer of 5000 digits)
         raise DatasetError(f"{file} is not readable YAML ({one_line(error)})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def one_line(error: BaseException) -> str:

@@ -10,6 +10,7 @@ allocate without limit: class counts, image sides, box values and string lengths
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -86,7 +87,8 @@ def describe(error: ValidationError, prefix: Sequence[str | int] = ()) -> str:
     many more there are."""
     faults = error.errors()
     first = faults[0]
-    message = first["msg"][0].lower() + first["msg"][1:]
+    message = re.sub(r" or instance of \w+", "", first["msg"])  # our class names mean nothing
+    message = message[0].lower() + message[1:]
     given = "" if first["type"] in ("missing", "names") else f" (given {shown(first['input'])})"
     more = f"; {len(faults) - 1} more faults" if len(faults) > 1 else ""
     field = where([*prefix, *first["loc"]])

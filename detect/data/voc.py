@@ -87,7 +87,7 @@ def voc_to_coco(
             reason = f"annotation file missing: {xml}"
             problems.append(Problem(image_name(root, stem), reason, True))
             continue
-        except (ET.ParseError, OSError) as error:
+        except (ET.ParseError, OSError, ValueError) as error:  # ValueError: a NUL in the id
             reason = f"unreadable annotation XML ({error})"
             problems.append(Problem(image_name(root, stem), reason, True))
             continue

@@ -26,6 +26,7 @@ NOT_SOURCES = {
     "outputs",
     "data",
     "checkpoints",
+    "site",  # the docs site mkdocs builds (README's test command)
 }
 
 

@@ -156,6 +156,22 @@ class Record:
     labels: np.ndarray
 
 
+def empty_split(split: str, dataset: Any) -> str:
+    """Why a split with no usable images cannot train or validate, naming where it came from."""
+    report = getattr(dataset, "report", None)
+    source = f" of {report.source}" if report is not None else ""
+    found = ""
+    if report is not None and not report.clean:
+        found = (
+            f" ({len(report.skipped_images)} images skipped, "
+            f"{sum(len(files) for files in report.notes.values())} notes)"
+        )
+    return (
+        f"the {split} split{source} is empty: no usable images{found}; "
+        "detect check-data with the same data=… says what it found"
+    )
+
+
 class CocoDetection(Dataset):
     """An image folder plus an ``instances_*.json`` (or a COCO-format dict, with the problems
     its reader met); items are ``(image, target)``.

@@ -8,6 +8,7 @@ from lightning.fabric.utilities.seed import pl_worker_init_function
 from torch.utils.data import DataLoader, Dataset
 
 from detect.data.batching import collate, seed_transforms, single_threaded
+from detect.data.coco import empty_split
 from detect.errors import ConfigError, DatasetError
 
 
@@ -16,22 +17,6 @@ def init_worker(worker_id: int) -> None:
     :func:`~detect.data.batching.single_threaded`."""
     pl_worker_init_function(worker_id)
     single_threaded(worker_id)
-
-
-def empty_split(split: str, dataset: Dataset) -> str:
-    """Why a split with no usable images cannot train or validate, naming where it came from."""
-    report = getattr(dataset, "report", None)
-    source = f" of {report.source}" if report is not None else ""
-    found = ""
-    if report is not None and not report.clean:
-        found = (
-            f" ({len(report.skipped_images)} images skipped, "
-            f"{sum(len(files) for files in report.notes.values())} notes)"
-        )
-    return (
-        f"the {split} split{source} is empty: no usable images{found}; "
-        "detect check-data with the same data=… says what it found"
-    )
 
 
 class DetectionDataModule(L.LightningDataModule):

@@ -114,10 +114,16 @@ def class_index(key: Any) -> int:
 
 
 def class_name(position: int, value: Any) -> str:
-    if isinstance(value, str):
-        return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)  # a class named 7 is the name "7"
+        value = str(value)  # a class named 7 is the name "7"
+    if isinstance(value, str):
+        if not 0 < len(value) <= MAX_NAME:
+            raise PydanticCustomError(
+                "names",
+                "entry {position} is {length} characters long; a class name has 1 to {most}",
+                {"position": position, "length": len(value), "most": MAX_NAME},
+            )
+        return value
     raise PydanticCustomError(
         "names",
         "entry {position} is {kind}, not a class name",
@@ -128,6 +134,48 @@ def class_name(position: int, value: Any) -> str:
 def type_name(value: Any) -> str:
     names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an int"}
     return "empty (null)" if value is None else names.get(type(value), type(value).__name__)
+
+
+def class_names(value: Any) -> list[str]:
+    """Class names in index order from a list or an index → name mapping (keys may be digit
+    strings), each a short string, none twice."""
+    if value in (None, "", [], {}):
+        raise PydanticCustomError("names", "is empty: list the classes, names: [class0, class1, …]")
+    if isinstance(value, str):
+        raise PydanticCustomError(
+            "names",
+            "is a string ({value}), not a list of classes: write names: [{name}] for one "
+            "class, or names: [{name}, other, …]",
+            {"value": shown(value), "name": value},
+        )
+    if isinstance(value, dict):
+        if len(value) > MAX_CLASSES:
+            raise PydanticCustomError("names", "has more than {n} classes", {"n": MAX_CLASSES})
+        by_index = {class_index(key): name for key, name in value.items()}
+        if sorted(by_index) != list(range(len(by_index))):
+            raise PydanticCustomError(
+                "names",
+                "keys must be the class indices 0..{last}, each once; they are {keys}",
+                {"last": len(by_index) - 1, "keys": shown(sorted(by_index), 60)},
+            )
+        value = [by_index[index] for index in range(len(by_index))]
+    if not isinstance(value, list):
+        raise PydanticCustomError(
+            "names",
+            "is {kind}, not a list of class names: names: [class0, class1, …]",
+            {"kind": type_name(value)},
+        )
+    if len(value) > MAX_CLASSES:
+        raise PydanticCustomError("names", "has more than {n} classes", {"n": MAX_CLASSES})
+    names = [class_name(position, item) for position, item in enumerate(value)]
+    twice = [name for name, count in Counter(names).items() if count > 1]
+    if twice:
+        raise PydanticCustomError(
+            "names",
+            "has {name} twice: each class needs its own name",
+            {"name": shown(twice[0])},
+        )
+    return names
 
 
 class YoloData(BaseModel):
@@ -146,45 +194,7 @@ class YoloData(BaseModel):
     @field_validator("names", mode="before")
     @classmethod
     def names_in_order(cls, value: Any) -> list[str]:
-        if value in (None, "", [], {}):
-            raise PydanticCustomError(
-                "names", "is empty: list the classes, names: [class0, class1, …]"
-            )
-        if isinstance(value, str):
-            raise PydanticCustomError(
-                "names",
-                "is a string ({value}), not a list of classes: write names: [{name}] for one "
-                "class, or names: [{name}, other, …]",
-                {"value": shown(value), "name": value},
-            )
-        if isinstance(value, dict):
-            if len(value) > MAX_CLASSES:
-                raise PydanticCustomError("names", "has more than {n} classes", {"n": MAX_CLASSES})
-            by_index = {class_index(key): name for key, name in value.items()}
-            if sorted(by_index) != list(range(len(by_index))):
-                raise PydanticCustomError(
-                    "names",
-                    "keys must be the class indices 0..{last}, each once; they are {keys}",
-                    {"last": len(by_index) - 1, "keys": shown(sorted(by_index), 60)},
-                )
-            value = [by_index[index] for index in range(len(by_index))]
-        if not isinstance(value, list):
-            raise PydanticCustomError(
-                "names",
-                "is {kind}, not a list of class names: names: [class0, class1, …]",
-                {"kind": type_name(value)},
-            )
-        if len(value) > MAX_CLASSES:
-            raise PydanticCustomError("names", "has more than {n} classes", {"n": MAX_CLASSES})
-        names = [class_name(position, item) for position, item in enumerate(value)]
-        twice = [name for name, count in Counter(names).items() if count > 1]
-        if twice:
-            raise PydanticCustomError(
-                "names",
-                "has {name} twice: each class needs its own name",
-                {"name": shown(twice[0])},
-            )
-        return names
+        return class_names(value)
 
     @model_validator(mode="after")
     def count_matches(self) -> YoloData:
@@ -229,6 +239,15 @@ def yolo_label(values: Sequence[str]) -> tuple[int, float, float, float, float] 
 
 
 # --- VOC ----------------------------------------------------------------------------------
+
+
+def voc_names(names: Any, source: object) -> list[str]:
+    """``data.names`` of a VOC set checked as YOLO's are (no class twice, a bounded count)."""
+    try:
+        return class_names(list(names) if isinstance(names, tuple) else names)
+    except PydanticCustomError as error:
+        raise DatasetError(" ".join(f"{source}: data.names {error.message()}".split())) from None
+
 
 VOC_BOX = TypeAdapter(tuple[LoosePixels, LoosePixels, LoosePixels, LoosePixels])
 VOC_SIDE = TypeAdapter(Annotated[int, Field(ge=0, le=MAX_SIDE)])

@@ -16,7 +16,7 @@ from typing import Any
 
 from detect.data.coco import CocoDetection, coco_annotation
 from detect.data.images import IMAGE_SUFFIXES, image_size
-from detect.data.schemas import MAX_NAME, Problem, voc_box, voc_side
+from detect.data.schemas import MAX_NAME, Problem, voc_box, voc_names, voc_side
 from detect.errors import DatasetError
 
 VOC_CLASSES = (
@@ -77,7 +77,7 @@ def voc_to_coco(
     listing = root / "ImageSets" / "Main" / f"{split}.txt"
     if not listing.is_file():
         raise DatasetError(f"VOC image set not found: {listing}; check data.root")
-    ids = {name: index for index, name in enumerate(names, start=1)}
+    ids = {name: index for index, name in enumerate(voc_names(names, root), start=1)}
     images, annotations, problems = [], [], []
     for stem in listing.read_text(encoding="utf-8").split():
         xml = root / "Annotations" / f"{stem}.xml"

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from detect.data.batching import collate, single_threaded
 from detect.data.categories import CategoryMap
-from detect.data.coco import CocoDetection
+from detect.data.coco import CocoDetection, empty_split
 from detect.data.registry import build_dataset
 from detect.errors import DatasetError
 from detect.evaluation.coco_eval import CocoEvaluator
@@ -45,6 +45,8 @@ def model_dataset(
     else:
         dataset = build_dataset(data, split)
     check_categories(dataset, categories, f"model {source}")
+    if len(dataset) == 0:  # nothing to score: say so before the model runs
+        raise DatasetError(empty_split(split, dataset))
     return dataset
 
 

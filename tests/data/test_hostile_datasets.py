@@ -304,3 +304,18 @@ def test_every_reader_error_is_a_dataset_error_subclass(tmp_path):
     root = yolo_set(tmp_path, "names: circle\n")
     with pytest.raises(DatasetError):
         yolo_dataset(root, "val")
+
+
+def test_voc_names_given_twice_are_refused(tmp_path):
+    root = voc_set(tmp_path, voc_object())
+    one_line_error(lambda: voc_dataset(root, "val", names=["cat", "dog", "cat"]), "'cat'", "twice")
+
+
+def test_evaluation_refuses_an_empty_split(tmp_path):
+    from detect.data.categories import CategoryMap
+    from detect.evaluation.evaluate import model_dataset
+
+    data = empty_split_data(tmp_path, "val")
+    categories = CategoryMap((1, 2), ("a", "b"))
+    build = lambda: model_dataset(categories, {}, data, "val", "m.ckpt")  # noqa: E731
+    one_line_error(build, "val split", "empty")

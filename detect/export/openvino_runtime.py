@@ -66,6 +66,12 @@ def read_ir(core: object, model: str | os.PathLike[str] | IRFiles) -> tuple[obje
         raise ExportError(f"{path} is not a loadable OpenVINO IR ({error})") from None
 
 
+def _readable(value: object) -> str:
+    """A compiled model's property as its config spells it (an element type as ``f32``)."""
+    to_string = getattr(value, "to_string", None)
+    return to_string() if callable(to_string) else str(value)
+
+
 class OpenVINODetector(DeployedDetector):
     """An OpenVINO IR export (network only) on OpenVINO's CPU plugin + the numpy decoder."""
 
@@ -91,7 +97,7 @@ class OpenVINODetector(DeployedDetector):
         self.compiled = core.compile_model(network, "CPU", config)
         self.request = self.compiled.create_infer_request()
         self.outputs = [self.compiled.output(name) for name in RAW_OUTPUT_NAMES]
-        self.settings = {key: str(self.compiled.get_property(key)) for key in config}
+        self.settings = {key: _readable(self.compiled.get_property(key)) for key in config}
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         results = self.request.infer({INPUT_NAME: batch})

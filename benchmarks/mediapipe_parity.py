@@ -5,7 +5,8 @@ size (MediaPipe resizes itself), and latency end to end interleaved with our Lit
     python -m benchmarks.mediapipe_parity ckpt=runs/<run>/checkpoints/last.ckpt count=20
 
 ``ckpt``: a checkpoint or ``torchvision:<name>``; ``images``: a folder (default coco_subset's
-val2017); ``threshold``: the score above which detections are compared (predict's 0.3);
+val2017); ``weights_path``: a published checkpoint's file read instead of a download;
+``threshold``: the score above which detections are compared (predict's 0.3);
 ``rounds``: timed rounds per runtime. Two conversions (MediaPipe's file, our raw-heads
 ``.tflite``): a few minutes on two cores.
 """
@@ -169,17 +170,18 @@ def main(argv: Sequence[str]) -> None:
     from detect.export.onnx import metadata_for, to_numpy
     from detect.inference.mediapipe_runtime import MediaPipeDetector
     from detect.models.predictor import Predictor
+    from detect.weights.hub import HubConfig
     from detect.weights.sources import open_checkpoint
 
     cfg = OmegaConf.merge(
         {"ckpt": "???", "images": str(DEFAULT_IMAGES), "count": 20, "threshold": 0.3,
-         "rounds": 20, "threads": 2},
+         "rounds": 20, "threads": 2, "weights_path": None},
         OmegaConf.from_dotlist(list(argv)),
     )  # fmt: skip
-    checkpoint = open_checkpoint(cfg.ckpt)
+    checkpoint = open_checkpoint(cfg.ckpt, HubConfig(weights_path=cfg.weights_path))
     model = checkpoint.model
     images = load_images(cfg.images, cfg.count)
-    metadata = metadata_for(model, checkpoint.categories, {}, {})
+    metadata = metadata_for(model, checkpoint.categories, checkpoint.model_config, {})
     mediapipe_file = export_mediapipe(model, metadata)
     predictor = Predictor(model)
     mediapipe = MediaPipeDetector(mediapipe_file)
@@ -195,7 +197,7 @@ def main(argv: Sequence[str]) -> None:
     print(options)
     for line in report.lines(cfg.threshold):
         print(line)
-    raw = metadata_for(model, checkpoint.categories, {}, {}, "raw")
+    raw = metadata_for(model, checkpoint.categories, checkpoint.model_config, {}, "raw")
     litert = LiteRTDetector(export_tflite(model, raw), cfg.threads)
     ours_on_file = LiteRTDetector(mediapipe_file, cfg.threads)
     arrays = [image.numpy() for image in images[:5]]

@@ -7,7 +7,9 @@ ONNX graph, fp32; its network alone is timed beside it, which gives postprocessi
 ``onnxruntime_int8`` (the same, statically quantised, calibrated on ``calibration_images`` real
 images), ``onnxruntime_raw`` (the network alone + the numpy decoder: what delegates run) and
 ``litert`` / ``litert_fp16`` / ``litert_int8`` (.tflite raw heads on LiteRT's XNNPACK + the numpy
-decoder; the ``litert`` extra).
+decoder; the ``litert`` extra), ``mediapipe`` (MediaPipe Tasks' ObjectDetector end to end on
+our ``format=mediapipe`` file: its resizing, interpreter and in-graph NMS; the ``mediapipe``
+extra).
 
 The deployment matrix adds ``openvino`` / ``openvino_int8`` (an OpenVINO IR of the raw heads on
 its CPU plugin, f32, + the numpy decoder; int8 by NNCF, calibrated on real images; the
@@ -56,6 +58,7 @@ BACKEND_NAMES = (
     "openvino",  # OpenVINO IR (raw heads) on its CPU plugin, f32, + the numpy decoder
     "openvino_int8",  # the same, NNCF post-training int8 calibrated on real images
     "onnxruntime_web",  # the whole graph in headless Chromium (ONNX Runtime Web, WASM)
+    "mediapipe",  # MediaPipe's ObjectDetector end to end on our format=mediapipe file
 )
 ALL = "all"  # backends=all: every name above
 SYNTHETIC_SHAPE = (3, 480, 640)  # a typical COCO image, for images_dir=None
@@ -122,6 +125,16 @@ def backend_runners(
         cuda = device != "cpu"  # ONNX Runtime's CUDA provider (onnxruntime-gpu), fp32 graphs
         if cuda and backend not in ("onnxruntime", "onnxruntime_raw"):
             raise ConfigError(f"backend {backend} runs on the CPU; use device=cpu")
+        if backend == "mediapipe":  # image in, detections out: MediaPipe's code alone
+            from detect.export.mediapipe import export_mediapipe  # the mediapipe extra
+            from detect.inference.mediapipe_runtime import MediaPipeDetector
+
+            data = export_mediapipe(model, _metadata(model, model_config, categories))
+            sizes[f"{name} [{backend}]"] = len(data)
+            runners[f"{name} [{backend}]"] = opaque_runner(
+                ExportedPredictor(MediaPipeDetector(data)), images
+            )
+            continue
         if backend.startswith("litert"):
             from detect.export.litert import export_tflite  # the litert extra
             from detect.export.litert_runtime import LiteRTDetector
@@ -159,7 +172,7 @@ def backend_runners(
             from detect.export.ncnn_runtime import NcnnDetector
 
             precision = "fp16" if backend.endswith("_fp16") else "fp32"
-            data = export_ncnn(model, _metadata(model, categories, "raw"), precision)
+            data = export_ncnn(model, _metadata(model, model_config, categories, "raw"), precision)
             detector = NcnnDetector(data, threads)
         elif backend == "onnxruntime_raw":
             data = export_bytes(model, _metadata(model, model_config, categories, "raw"))

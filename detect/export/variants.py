@@ -22,6 +22,7 @@ from detect.models import SSDLite
 log = logging.getLogger(__name__)
 
 FORMATS = {"onnx": ".onnx", "tflite": ".tflite", "openvino": ".xml"}  # openvino: .xml + .bin
+FORMATS["mediapipe"] = ".mediapipe.tflite"  # MediaPipe's ObjectDetector (export.mediapipe)
 FORMATS["ncnn"] = ".ncnn.param"  # NCNN: .param + .bin + .json beside it (export.ncnn)
 ONNX_PRECISIONS = ("fp32", "int8")  # LiteRT's (fp32, fp16, int8) are checked by its extra
 
@@ -63,6 +64,13 @@ def plan_export(
             "format=openvino holds the network alone (OpenVINO's CPU plugin refuses the whole "
             "graph's top-k with K = 0): postprocess=false, the numpy decoder does the rest"
         )
+    if format == "mediapipe":  # the op ends the graph; MediaPipe takes fp32 (or its own quantised)
+        if postprocess is False or list(precisions) != ["fp32"]:
+            raise ConfigError(
+                "format=mediapipe is one fp32 file whose graph ends in the detection op "
+                "MediaPipe's ObjectDetector reads: drop postprocess and precisions"
+            )
+        return ExportPlan(format, ("fp32",), True)
     if format == "ncnn":  # the network alone, as pnnx converts it; the numpy decoder does the rest
         from detect.export.ncnn import PRECISIONS as NCNN_PRECISIONS
 
@@ -117,6 +125,12 @@ def export_variant(
 
         data = export_tflite(model, metadata, precision, converted=converted)
         return data, LiteRTDetector(data, threads)
+    if format == "mediapipe":
+        from detect.export.litert_runtime import LiteRTDetector  # the litert extra
+        from detect.export.mediapipe import export_mediapipe  # and the mediapipe one
+
+        data = export_mediapipe(model, metadata)
+        return data, LiteRTDetector(data, threads)  # our runtime reads the op's outputs
     if format == "openvino":
         from detect.export.openvino import export_ir  # the openvino extra
         from detect.export.openvino_runtime import OpenVINODetector

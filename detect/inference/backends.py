@@ -14,6 +14,8 @@ Backends:
 * ``openvino`` — an OpenVINO IR (``.xml`` + ``.bin``) on its CPU plugin, numpy decoder, or a
   checkpoint converted in memory and checked against PyTorch (the ``openvino`` extra; settings
   ``performance_hint`` and ``precision``: :mod:`detect.export.openvino_runtime`);
+* ``mediapipe`` — a MediaPipe export (``format=mediapipe``) run by MediaPipe Tasks'
+  ``ObjectDetector`` end to end (:mod:`~detect.inference.mediapipe_runtime`);
 * ``auto`` — the fastest that fits, by measurement on this kind of CPU (bench: ONNX Runtime's
   whole graph 0.29× torchvision's time, PyTorch eager 0.85×): ``onnxruntime`` on the CPU for a
   checkpoint (exported and checked against PyTorch on two images, else PyTorch; cached) or an
@@ -48,7 +50,7 @@ from detect.weights.sources import open_checkpoint
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "pytorch", "onnxruntime", "litert", "openvino")
+BACKENDS = ("auto", "pytorch", "onnxruntime", "litert", "mediapipe", "openvino")
 EXPORTED = {".onnx": "onnxruntime", ".tflite": "litert", ".xml": "openvino"}
 BACKENDS += ("ncnn",)  # an NCNN export: .ncnn.param + .bin + .json (detect.export.ncnn)
 EXPORTED[".param"] = "ncnn"
@@ -85,9 +87,13 @@ def load_exported(
 ) -> LoadedDetector:
     """An exported file on the runtime its format needs (``openvino``: its settings)."""
     needed = EXPORTED[path.suffix]
-    if backend not in ("auto", needed):
+    if backend == "mediapipe" and needed == "litert":  # MediaPipe's ObjectDetector, end to end
+        from detect.inference.mediapipe_runtime import MediaPipeDetector
+
+        needed, runtime = backend, MediaPipeDetector(path)
+    elif backend not in ("auto", needed):
         raise ExportError(f"{path} is an exported model: run it with backend={needed}")
-    if needed == "litert":
+    elif needed == "litert":
         from detect.export.litert_runtime import LiteRTDetector  # the litert extra
 
         runtime: DeployedDetector = LiteRTDetector(path, threads)
@@ -152,6 +158,11 @@ def load_detector(
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if Path(path).suffix in EXPORTED:
         return load_exported(Path(path), backend, threads, openvino)
+    if backend == "mediapipe":
+        raise ConfigError(
+            f"{path}: backend=mediapipe runs MediaPipe exports; write one with detect export "
+            "format=mediapipe (the conversion takes a minute)"
+        )
     if backend == "ncnn":
         raise ConfigError(
             f"{path}: backend=ncnn runs NCNN exports (.ncnn.param); write one with detect export "

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
@@ -95,6 +96,7 @@ class State:
             self.metrics.on_batch,
         )
         self.ready = False
+        self.closing = threading.Event()  # shutdown began: live media responses end
 
 
 def create_app(loaded: LoadedDetector, config: ServeConfig) -> FastAPI:
@@ -241,7 +243,7 @@ def add_routes(app: FastAPI, state: State) -> None:
         handle = state.streams.get(stream_id)
         start = handle.seq if since is None else since
         return StreamingResponse(
-            sse(handle, request, start),
+            sse(handle, request, start, state.closing),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -251,15 +253,17 @@ def add_routes(app: FastAPI, state: State) -> None:
         """The annotated frames, live (``multipart/x-mixed-replace``: an ``<img>`` plays it)."""
         handle = state.streams.get(stream_id)
         return StreamingResponse(
-            mjpeg(handle, request),
+            mjpeg(handle, request, state.closing),
             media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
             headers={"Cache-Control": "no-cache"},
         )
 
 
-async def sse(handle: StreamHandle, request: Request, seq: int) -> AsyncIterator[str]:
+async def sse(
+    handle: StreamHandle, request: Request, seq: int, closing: threading.Event
+) -> AsyncIterator[str]:
     quiet = 0.0
-    while not await request.is_disconnected():
+    while not closing.is_set() and not await request.is_disconnected():
         finished = handle.finished.is_set()
         fresh = handle.since(seq)
         for seq, record in fresh:
@@ -274,9 +278,11 @@ async def sse(handle: StreamHandle, request: Request, seq: int) -> AsyncIterator
         await asyncio.sleep(POLL_S)
 
 
-async def mjpeg(handle: StreamHandle, request: Request) -> AsyncIterator[bytes]:
+async def mjpeg(
+    handle: StreamHandle, request: Request, closing: threading.Event
+) -> AsyncIterator[bytes]:
     shown = 0
-    while not await request.is_disconnected():
+    while not closing.is_set() and not await request.is_disconnected():
         if handle.seq != shown:
             shown, jpeg = await asyncio.to_thread(handle.frame_jpeg)
             if jpeg is not None:

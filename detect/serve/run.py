@@ -84,7 +84,7 @@ def serve(
         return
     if loaded is None:
         loaded = load_model(load or {})
-    server = uvicorn.Server(uvicorn.Config(create_app(loaded, config), **uvicorn_options(config)))
+    server = Server(create_app(loaded, config), config)
     # uvicorn handles SIGTERM/SIGINT, shuts down, then raises the signal again for the handler
     # it replaced: ours makes that a clean return (exit 0), since the stop was graceful
     before = signal.signal(signal.SIGTERM, stopped)
@@ -95,6 +95,24 @@ def serve(
             raise
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, telling the app when shutdown begins: its live media responses (SSE,
+    MJPEG: endless by nature) end then, so the graceful wait is for real requests only."""
+
+    def __init__(self, app: Any, config: ServeConfig) -> None:
+        super().__init__(uvicorn.Config(app, **uvicorn_options(config)))
+        self.closing = app.state.shared.closing
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.closing.set()
+        super().handle_exit(sig, frame)
+
+    def stop(self) -> None:
+        """Shut down as on SIGTERM (from another thread)."""
+        self.closing.set()
+        self.should_exit = True
 
 
 def stopped(signum: int, frame: object) -> None:

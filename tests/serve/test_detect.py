@@ -98,10 +98,8 @@ def test_records_equal_the_predict_commands_json_lines(server, files, trained_li
     )
     lines = [json.loads(line) for line in (output / "detections.jsonl").read_text().splitlines()]
     by_file = {record["file"]: record for record in lines}
-    response = post_images(server, files[:16], score_thresh=SCORE)
-    response2 = post_images(server, files[16:32], score_thresh=SCORE)
-    response3 = post_images(server, files[32:], score_thresh=SCORE)
-    results = [e for r in (response, response2, response3) for e in r.json()["results"]]
+    responses = [post_images(server, files[i : i + 5], score_thresh=SCORE) for i in range(0, 50, 5)]
+    results = [entry for response in responses for entry in response.json()["results"]]
     for entry, file in zip(results, files, strict=True):
         record = by_file[file.name]
         assert entry == {k: record[k] for k in ("width", "height", "detections")}, file.name

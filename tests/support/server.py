@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 
 import httpx
-import uvicorn
 
 from support.mjpeg_server import free_port
 
@@ -16,10 +15,12 @@ from support.mjpeg_server import free_port
 @contextlib.contextmanager
 def running(app, timeout: float = 60.0) -> Iterator[str]:
     """Serve ``app`` until the block ends; yields its base URL once /readyz answers 200."""
+    from detect.serve.config import ServeConfig
+    from detect.serve.run import Server
+
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+    server = Server(app, ServeConfig(port=port))
+    server.config.log_level = "warning"
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -36,5 +37,5 @@ def running(app, timeout: float = 60.0) -> Iterator[str]:
             time.sleep(0.05)
         yield url
     finally:
-        server.should_exit = True
+        server.stop()
         thread.join(timeout=30)

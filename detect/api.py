@@ -239,6 +239,18 @@ class Model:
         config = compose_command("export", [], {"ckpt": self.weights, "format": format, **options})
         return export_paths(config)[0]
 
+    def serve(self, host: str = "127.0.0.1", port: int = 8000, **settings: Any) -> None:
+        """Serve this model over HTTP as ``detect serve`` does (the ``serve`` extra), until
+        SIGTERM or Ctrl-C: ``settings`` as its ``serve.*`` keys (``max_batch``, ``api_key``,
+        ``stream_dirs``, ``workers``: each worker loads ``weights`` again)."""
+        from detect.serve import ServeConfig, require_extra
+
+        require_extra()
+        from detect.serve.run import serve
+
+        config = ServeConfig.from_plain({**settings, "host": host, "port": port})
+        serve(config, loaded=self.loaded, load={"path": self.weights, "backend": self.backend})
+
 
 def as_list(source: Any) -> list[Any]:
     """A source or a list of them, as a list."""

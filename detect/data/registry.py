@@ -12,14 +12,19 @@ builder's parameters, so a config — however it was made — chooses data, neve
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
 from detect.data.coco import CocoDetection
 from detect.data.moving_shapes import moving_shapes_dataset
+from detect.data.schemas import MAX_PATH, describe
 from detect.data.shapes import shapes_dataset
 from detect.data.voc import VOC_CLASSES, voc_dataset
 from detect.data.yolo import yolo_dataset
@@ -147,6 +152,22 @@ def fields_of(builder: Callable[..., Any]) -> list[str]:
     ]
 
 
+@functools.cache
+def fields_schema(builder: Callable[..., Any]) -> type[BaseModel]:
+    """A pydantic model of a builder's config fields, from its signature's types and defaults:
+    a data config (typed on the command line, or stored in a checkpoint) is checked against it
+    before anything is read. Numbers become strings where a string is wanted (Hydra reads
+    ``data.root=2024`` as an int); strings are bounded to a path's length."""
+    hints = typing.get_type_hints(builder)
+    parameters = inspect.signature(builder).parameters
+    fields: dict[str, Any] = {
+        name: (hints[name], ... if parameters[name].default is inspect.Parameter.empty else None)
+        for name in fields_of(builder)
+    }
+    config = ConfigDict(coerce_numbers_to_str=True, str_max_length=MAX_PATH, extra="forbid")
+    return create_model(f"{builder.__name__}_fields", __config__=config, **fields)
+
+
 def absolute_paths(data: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a data config with every path field absolute (what a checkpoint records, so
     that it evaluates from any directory)."""
@@ -202,6 +223,10 @@ def build_dataset(
             f"{source}: {', '.join(f'data.{key}' for key in unknown)} is not a field of the "
             f"{fmt} format; its fields are {', '.join(known)}"
         )
+    try:
+        fields = fields_schema(builder).model_validate(fields).model_dump(exclude_unset=True)
+    except ValidationError as error:
+        raise DatasetError(" ".join(f"{source}: {describe(error, ('data',))}".split())) from None
     if stored:
         root = Path(str(fields.get("root", "")))
         if not root.exists():

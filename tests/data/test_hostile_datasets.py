@@ -319,3 +319,29 @@ def test_evaluation_refuses_an_empty_split(tmp_path):
     categories = CategoryMap((1, 2), ("a", "b"))
     build = lambda: model_dataset(categories, {}, data, "val", "m.ckpt")  # noqa: E731
     one_line_error(build, "val split", "empty")
+
+
+@pytest.mark.parametrize(
+    ("data", "phrases"),
+    [
+        ({"format": "yolo", "val": {}}, ["data.root", "required"]),
+        ({"format": "voc", "root": "/x", "names": "cat", "val": {}}, ["data.names", "'cat'"]),
+        ({"format": "yolo", "root": "/x", "keep_negatives": "maybe", "val": {}}, ["boolean"]),
+        ({"format": "yolo", "root": "x" * 5000, "val": {}}, ["data.root", "4096 characters"]),
+    ],
+)
+def test_data_configs_are_checked_against_their_builders_types(data, phrases):
+    from detect.data.registry import build_dataset
+
+    one_line_error(lambda: build_dataset(data, "val", source="run.ckpt"), "run.ckpt", *phrases)
+
+
+def test_a_numeric_root_reads_as_a_folder_name(tmp_path):
+    """Hydra reads data.root=2024 as an int; the schema makes it the folder's name again."""
+    from detect.data.registry import build_dataset
+
+    root = yolo_set(tmp_path / "2024", labels={"x": "0 0.5 0.5 0.2 0.2\n"})
+    data = {"format": "yolo", "root": 2024, "val": {}}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root.parent)
+        assert len(build_dataset(data, "val")) == 2

@@ -120,7 +120,9 @@ def coco_index(dataset: dict[str, Any]) -> COCO:
 def read_coco_json(annotation_file: Path) -> Any:
     """The json in ``annotation_file``, or an error that names the file."""
     if not annotation_file.is_file():
-        raise DatasetError(f"annotation file not found: {annotation_file}; check data.root")
+        raise DatasetError(
+            f"annotation file not found: {annotation_file.absolute()}; check data.root"
+        )
     try:
         with annotation_file.open(encoding="utf-8") as stream:
             return json.load(stream)
@@ -199,7 +201,9 @@ class CocoDetection(Dataset):
             raise DatasetError(f"on_bad_sample must be 'skip' or 'raise', got {on_bad_sample!r}")
         self.image_dir = Path(image_dir)
         if not self.image_dir.is_dir():
-            raise DatasetError(f"image folder not found: {self.image_dir}; check data.root")
+            raise DatasetError(
+                f"image folder not found: {self.image_dir.absolute()}; check data.root"
+            )
         if isinstance(annotation_file, dict):
             name = source or "a COCO-format dict"
         else:

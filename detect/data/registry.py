@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from detect.data.coco import CocoDetection
+from detect.data.coco import BadSamplePolicy, CocoDetection
 from detect.data.moving_shapes import moving_shapes_dataset
 from detect.data.schemas import MAX_PATH, describe
 from detect.data.shapes import shapes_dataset
@@ -43,7 +43,7 @@ def coco_split(
     image_dir: str,
     annotation_file: str,
     keep_negatives: bool = True,
-    on_bad_sample: str = "skip",
+    on_bad_sample: BadSamplePolicy = "skip",
     **runtime: Any,
 ) -> CocoDetection:
     """A COCO-format split: an image folder and an ``instances_*.json``."""
@@ -61,7 +61,7 @@ def shapes_split(
     root: str,
     generation: Mapping[str, int],
     keep_negatives: bool = True,
-    on_bad_sample: str = "skip",
+    on_bad_sample: BadSamplePolicy = "skip",
     generate: bool = True,
     **runtime: Any,
 ) -> CocoDetection:
@@ -82,7 +82,7 @@ def moving_shapes_split(
     root: str,
     generation: Mapping[str, Any],
     keep_negatives: bool = True,
-    on_bad_sample: str = "skip",
+    on_bad_sample: BadSamplePolicy = "skip",
     generate: bool = True,
     **runtime: Any,
 ) -> CocoDetection:
@@ -104,7 +104,7 @@ def yolo_split(
     root: str,
     yaml_file: str = "data.yaml",
     keep_negatives: bool = True,
-    on_bad_sample: str = "skip",
+    on_bad_sample: BadSamplePolicy = "skip",
     **runtime: Any,
 ) -> CocoDetection:
     """A split of a YOLO-format set: ``root/yaml_file`` names the classes and the images."""
@@ -123,7 +123,7 @@ def voc_split(
     root: str,
     names: Sequence[str] = VOC_CLASSES,
     keep_negatives: bool = True,
-    on_bad_sample: str = "skip",
+    on_bad_sample: BadSamplePolicy = "skip",
     **runtime: Any,
 ) -> CocoDetection:
     """A split of a Pascal VOC-format set under ``root`` (ImageSets/Main/<split>.txt)."""

@@ -76,7 +76,7 @@ def voc_to_coco(
     """The split as (image folder, COCO-format dict, problems)."""
     listing = root / "ImageSets" / "Main" / f"{split}.txt"
     if not listing.is_file():
-        raise DatasetError(f"VOC image set not found: {listing}; check data.root")
+        raise DatasetError(f"VOC image set not found: {listing.absolute()}; check data.root")
     ids = {name: index for index, name in enumerate(voc_names(names, root), start=1)}
     images, annotations, problems = [], [], []
     for stem in listing.read_text(encoding="utf-8").split():

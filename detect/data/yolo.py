@@ -25,7 +25,9 @@ def read_data_yaml(file: Path) -> tuple[Path, dict[str, Any], list[str]]:
     """The dataset's base folder, the yaml's contents and the class names in index order; the
     file is read within YAML's alias budget and checked against the ``YoloData`` schema."""
     if not file.is_file():
-        raise DatasetError(f"YOLO data file not found: {file}; check data.root and data.yaml")
+        raise DatasetError(
+            f"YOLO data file not found: {file.absolute()}; check data.root and data.yaml"
+        )
     config = yolo_data(load_yaml(file), file)
     base = Path(config.path or ".")
     base = base if base.is_absolute() else file.parent / base

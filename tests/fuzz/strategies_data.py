@@ -7,6 +7,7 @@ reads it with the reader a user's ``data=…`` reaches; see :mod:`fuzz.campaign`
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -17,6 +18,7 @@ from fuzz.campaign import Target
 from hypothesis import strategies as st
 
 from detect.data.coco import CocoDetection
+from detect.data.registry import build_dataset
 from detect.data.voc import voc_dataset
 from detect.data.yolo import yolo_dataset
 
@@ -351,6 +353,80 @@ def run_coco(text: str | bytes, folder: Path) -> CocoDetection:
     return CocoDetection(folder / "images", folder / "instances.json")
 
 
+# --- data configs (the command line's data=…, or what a checkpoint stores) -------------------
+
+CONFIG_VALUE = st.one_of(
+    st.sampled_from(["set", "set/images", "set/instances.json", "data.yaml", "missing", ""]),
+    st.sampled_from([True, False, "skip", "raise", 0, 7, None, [], {}]),
+    st.lists(st.sampled_from(["a", "b", "a"]), max_size=3),
+    st.text(max_size=5),
+)
+RANDOM_CONFIG = st.fixed_dictionaries(
+    {"format": st.sampled_from(["yolo", "voc", "coco", "nope"])},
+    optional={
+        "root": st.one_of(st.just("set"), CONFIG_VALUE),
+        "val": st.one_of(
+            st.dictionaries(
+                st.sampled_from(["image_dir", "annotation_file", "yaml_file", "names", "x"]),
+                CONFIG_VALUE,
+                max_size=3,
+            ),
+            CONFIG_VALUE,
+        ),
+        "names": CONFIG_VALUE,
+        "_target_": st.just("os.system"),
+    },
+)
+OPTIONS = {"keep_negatives": CONFIG_VALUE, "on_bad_sample": CONFIG_VALUE}
+
+
+def near_valid(fmt: str, val: st.SearchStrategy, **more: st.SearchStrategy) -> st.SearchStrategy:
+    required = {"format": st.just(fmt), "root": weighted((3, st.just("set")), (1, CONFIG_VALUE))}
+    return st.fixed_dictionaries({**required, "val": val}, optional={**OPTIONS, **more})
+
+
+DATA_CONFIG = weighted(
+    (
+        3,
+        near_valid(
+            "yolo", st.one_of(st.just({}), st.fixed_dictionaries({"yaml_file": CONFIG_VALUE}))
+        ),
+    ),
+    (
+        3,
+        near_valid(
+            "coco",
+            st.fixed_dictionaries(
+                {
+                    "image_dir": weighted((3, st.just("set/images")), (1, CONFIG_VALUE)),
+                    "annotation_file": weighted(
+                        (3, st.just("set/instances.json")), (1, CONFIG_VALUE)
+                    ),
+                }
+            ),
+        ),
+    ),
+    (1, near_valid("voc", st.just({}), names=CONFIG_VALUE)),
+    (2, RANDOM_CONFIG),
+)
+
+
+def run_data_config(config: dict, folder: Path) -> CocoDetection:
+    """A small set of each format under ``folder/set``; the config's paths are relative to
+    ``folder`` (the current directory while it is read), as a command's are to its own."""
+    write(folder / "set" / "images" / "a.png", PNG)
+    write(folder / "set" / "data.yaml", "names: [a]\nval: images\n")
+    empty = {"images": [], "categories": GOOD_CATEGORIES}
+    write(folder / "set" / "instances.json", json.dumps(empty))
+    resolved = json.loads(json.dumps(config).replace('"missing', '"m'))
+    here = Path.cwd()
+    os.chdir(folder)  # relative paths: the case's; errors name paths absolute
+    try:
+        return build_dataset(resolved, "val", source=f"{folder}/run.ckpt", log_report=False)
+    finally:
+        os.chdir(here)
+
+
 TARGETS = [
     Target(
         "yolo label lines",
@@ -361,4 +437,5 @@ TARGETS = [
     Target("yolo data.yaml", YAML_TEXT, run_data_yaml, judge_dataset),
     Target("voc xml", st.tuples(VOC_TEXT, STEMS), run_voc, judge_dataset),
     Target("coco json", COCO_TEXT, run_coco, judge_dataset),
+    Target("data config", DATA_CONFIG, run_data_config, judge_dataset),
 ]

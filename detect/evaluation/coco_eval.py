@@ -120,11 +120,12 @@ class CocoEvaluator:
 
     def compute(self) -> tuple[dict[str, float], str]:
         """The twelve COCO metrics over the images seen, and pycocotools' printed summary."""
-        if not self.results:
-            return dict.fromkeys(METRICS, 0.0), "no detections"
         results = [dict(r) for r in self.results]  # loadRes adds keys to what it is given
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
-            if self.backend == "faster_coco_eval":
+            if not results:  # loadRes cannot take none: scored as pycocotools scores nothing,
+                # 0 where there is ground truth and -1 where an area has none (not 0 for all)
+                evaluation = COCOeval(self.ground_truth, self.no_detections(), iouType="bbox")
+            elif self.backend == "faster_coco_eval":
                 import faster_coco_eval
 
                 truth = self.fast_ground_truth
@@ -141,6 +142,17 @@ class CocoEvaluator:
         self.evaluation = evaluation
         stats = np.asarray(evaluation.stats[: len(METRICS)], dtype=float)
         return dict(zip(METRICS, map(float, stats), strict=True)), format_summary(stats)
+
+    def no_detections(self) -> COCO:
+        """An empty results set over the ground truth's images and categories."""
+        empty = COCO()
+        empty.dataset = {
+            "images": self.ground_truth.dataset["images"],
+            "categories": self.ground_truth.dataset["categories"],
+            "annotations": [],
+        }
+        empty.createIndex()
+        return empty
 
     def per_category(self) -> dict[str, tuple[float, float]]:
         """(AP, AP50) per category name from the last :meth:`compute`, area "all", 100

@@ -245,8 +245,13 @@ def page(title: str, sections: list[str]) -> str:
     )
 
 
+def metric_text(value: float) -> str:
+    """pycocotools' −1 ("no ground truth of this size") is said, not printed as a score."""
+    return "−1 (no ground truth of this size)" if value == -1 else f"{value:.4f}"
+
+
 def summary_section(metrics: dict[str, float], evaluator: CocoEvaluator, title: str) -> str:
-    rows = [[name, f"{metrics[name]:.4f}"] for name in METRICS]
+    rows = [[name, metric_text(metrics[name])] for name in METRICS]
     return (
         f"<h2>Summary</h2><p class='note'>{len(evaluator.image_ids)} images, "
         f"{len(evaluator.results)} detections, COCO metrics by {evaluator.backend}.</p>"

@@ -27,6 +27,11 @@ from detect.errors import ImageError, SourceError
 
 log = logging.getLogger(__name__)
 
+# FFmpeg's own log lines ("[tcp @ 0x…] Connection refused", "[mjpeg @ 0x…] No JPEG data found")
+# were printed raw beside ours; a source reports each failure itself, once. OpenCV reads this
+# at its first FFmpeg capture; set OPENCV_FFMPEG_LOGLEVEL=32 (AV_LOG_INFO) to see them again.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv"}
 GLOB_CHARS = re.compile(r"[*?\[]")
 FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"

@@ -64,6 +64,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wheel = next((root / "dist").glob("detect-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "detect/conf/train.yaml" in names and "detect/conf/backbone/v3_large.yaml" in names
+    assert "detect/serve/static/index.html" in names  # the live page ships with the server
     assert not any(name.startswith(("benchmarks/", "tests/", "tools/")) for name in names)
     assert "detect/benchmarks/twins.py" not in names  # peer comparisons stay in the checkout
     venv = root / "venv"

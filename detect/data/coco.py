@@ -226,7 +226,8 @@ class CocoDetection(Dataset):
 
     def _bad(self, file_name: str, reason: str) -> None:
         if self.on_bad_sample == "raise":
-            raise DatasetError(f"{file_name}: {reason} (set on_bad_sample=skip to skip it)")
+            message = f"{file_name}: {reason} (set on_bad_sample=skip to skip it)"
+            raise DatasetError(" ".join(message.split()))  # one line, whatever the name holds
         self.report.skipped_images[file_name] = reason
 
     def _scan(self, keep_negatives: bool, verify_images: bool) -> list[Record]:

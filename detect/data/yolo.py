@@ -53,7 +53,9 @@ def split_images(
             lines = path.read_text(encoding="utf-8").split()
             images += [p if p.is_absolute() else base / p for p in map(Path, lines)]
         else:
-            raise DatasetError(f"{file}: {item} is neither a folder of images nor a .txt list")
+            raise DatasetError(
+                f"{file}: {str(item)!r} is neither a folder of images nor a .txt list"
+            )
     return sorted(set(images))
 
 

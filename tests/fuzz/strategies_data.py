@@ -163,6 +163,7 @@ YAML_TEXT = weighted(
                 "names: [a]\nval: images\nwhen: 2024-13-45\n",
                 "a: &a [*a]\nnames: *a\n",
                 "names: [a]\nval: images\n---\nnames: [b]\n",
+                'names: [a]\nval: "a\\nb"\n',  # a line break in a path
             ]
         ),
     ),

@@ -158,7 +158,7 @@ def yolo_to_coco(data_file: Path, split: str) -> tuple[Path, dict[str, Any], lis
 
 def yolo_dataset(root: str | Path, split: str, yaml_file: str = "data.yaml", **options: Any):
     """A YOLO split as a :class:`CocoDetection` (same report, transforms, evaluation)."""
-    data_file = Path(root) / yaml_file
+    data_file = (Path(root) / yaml_file).absolute()  # errors say where it looked
     base, dataset, problems = yolo_to_coco(data_file, split)
     return CocoDetection(
         base, dataset, problems=problems, source=f"{data_file} ({split})", **options

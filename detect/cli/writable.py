@@ -3,8 +3,13 @@ save should stop in a second, not after the evaluation or the export it could no
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 
 from detect.errors import ConfigError
 
@@ -29,3 +34,16 @@ def check_writable(folder: str | Path, key: str) -> Path:
             "you can write (nothing was run)"
         ) from None
     return folder
+
+
+class RunFolderCheck(Callback):
+    """A Hydra callback (``conf/train.yaml``'s ``hydra.callbacks``): the run folder checked
+    writable before Hydra makes it, since Hydra's own ``mkdir`` failing ends in a traceback
+    outside the command's function. Says so in one ``error:`` line and exits 1."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            check_writable(config.hydra.run.dir, "runs_dir")
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(1)

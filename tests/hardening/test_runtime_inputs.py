@@ -211,3 +211,11 @@ def test_init_from_says_it_keeps_the_sources_network(detect_cli, tmp_path, tiny_
         "finetune.architecture=config",
     ):
         assert phrase in note, note
+
+
+def test_a_runs_dir_that_cannot_be_written_is_one_line(detect_cli, tmp_path):
+    """Before: Hydra's own ``mkdir`` failed in a NotADirectoryError traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, text = detect_cli("train", f"runs_dir={blocker / 'runs'}", "run_name=r", "debug=tiny")
+    one_error_line(code, text, "runs_dir=", "cannot write there", "a-file")

@@ -45,6 +45,11 @@ def split_images(
     images: list[Path] = []
     for item in entries:
         path = base / str(item)
+        if path.is_dir() and path.resolve() in base.resolve().parents:
+            raise DatasetError(
+                f"{file}: {str(item)!r} is {path.resolve()}, a folder above the dataset's: every "
+                "file under it would be searched; name the images folder (e.g. images/train)"
+            )
         if path.is_dir():
             found = [p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
             problems += folder_notes(base, str(item), path, found)

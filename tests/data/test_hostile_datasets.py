@@ -124,6 +124,12 @@ def test_yolo_split_escaping_the_set_that_finds_no_images_is_reported(tmp_path):
     assert report.notes[note] == ["../../../../../../etc"]
 
 
+@pytest.mark.parametrize("split", ["..", "../..", "/"])
+def test_yolo_split_above_the_set_is_refused_before_it_is_searched(tmp_path, split):
+    root = yolo_set(tmp_path / "set", f"names: [a]\ntrain: images/train\nval: {split!r}\n")
+    one_line_error(lambda: yolo_dataset(root, "val"), "data.yaml", "a folder above the dataset's")
+
+
 # --- VOC ----------------------------------------------------------------------------------
 
 

@@ -106,7 +106,7 @@ NAMES = st.one_of(
 )
 PATH = st.one_of(
     st.sampled_from(["images", "images/", "./images", "missing", "list.txt", "labels", "."]),
-    st.sampled_from(["", "x.png", "images/x.png", "/nonexistent/set", "a\nb", "\x00"]),
+    st.sampled_from(["", "x.png", "images/x.png", "/nonexistent/set", "a\nb", "\x00", "..", "/"]),
     st.text(alphabet="abimgs_-", max_size=8),
 )
 SPLIT = st.one_of(PATH, st.lists(PATH, max_size=3), JUNK)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import signal
@@ -46,7 +47,7 @@ import numpy as np
 import psutil
 
 from detect import Model
-from detect.data.images import decode_image
+from detect.data.images import decode_image, image_size
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -64,12 +65,14 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     wall: float = 0.0
     failed: int = 0  # no answer, or not 200
+    reasons: collections.Counter[str] = field(default_factory=collections.Counter)
     mismatched: int = 0  # an answer that is not its image's records
 
     def add(self, other: Run) -> None:
         self.latencies += other.latencies
         self.wall += other.wall
         self.failed += other.failed
+        self.reasons.update(other.reasons)
         self.mismatched += other.mismatched
 
     def row(self) -> str:
@@ -78,7 +81,7 @@ class Run:
         return (
             f"{rate:7.1f} img/s  p50 {np.percentile(lat, 50):7.1f} ms  "
             f"p99 {np.percentile(lat, 99):7.1f} ms  answered {len(lat)}  failed {self.failed}  "
-            f"mismatched {self.mismatched}"
+            f"mismatched {self.mismatched}" + (f" ({dict(self.reasons)})" if self.reasons else "")
         )
 
 
@@ -115,6 +118,15 @@ class Server:
         )
         return rss / 2**20
 
+    def batches(self) -> tuple[float, float]:
+        """(images, detector calls) so far, from /metrics."""
+        values = {}
+        for line in httpx.get(f"{self.url}/metrics", timeout=10).text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in ("detect_batch_size_sum", "detect_batch_size_count"):
+                values[name] = float(value)
+        return values["detect_batch_size_sum"], values["detect_batch_size_count"]
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -138,11 +150,13 @@ async def load(url: str, images: list[bytes], expected: list, clients: int, requ
                     response = await client.post(
                         f"{url}/v1/detect", params=OPTIONS, files=[("image", images[image])]
                     )
-                except httpx.HTTPError:
+                except httpx.HTTPError as error:
                     run.failed += 1
+                    run.reasons[type(error).__name__] += 1
                     continue
                 if response.status_code != 200:
                     run.failed += 1
+                    run.reasons[str(response.status_code)] += 1
                     continue
                 run.latencies.append(time.perf_counter() - start)
                 if response.json()["results"] != [expected[image]]:
@@ -162,12 +176,18 @@ def load_phase(ckpt: str, images, expected, per_client: int) -> None:
     for clients in CONCURRENCY:
         requests = max(40, clients * per_client)
         runs = {1: Run(), 8: Run()}
+        before = {batch: server.batches() for batch, server in servers.items()}
         for batch in (1, 8, 8, 1):
             runs[batch].add(
                 asyncio.run(load(servers[batch].url, images, expected, clients, requests))
             )
         for batch in (1, 8):
-            print(f"clients {clients:3d}  max_batch {batch}: {runs[batch].row()}")
+            images_now, calls_now = servers[batch].batches()
+            mean = (images_now - before[batch][0]) / max(calls_now - before[batch][1], 1)
+            print(
+                f"clients {clients:3d}  max_batch {batch}: {runs[batch].row()}  "
+                f"mean batch {mean:.2f}"
+            )
         ratio = (len(runs[8].latencies) / runs[8].wall) / (len(runs[1].latencies) / runs[1].wall)
         p99 = np.percentile(runs[8].latencies, 99) / np.percentile(runs[1].latencies, 99)
         print(f"clients {clients:3d}  batch 8 / batch 1: throughput ×{ratio:.2f}, p99 ×{p99:.2f}")
@@ -333,9 +353,20 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=8, help="requests per client per turn")
     parser.add_argument("--phases", default="load,workers,overload,bad", help="comma-separated")
     parser.add_argument("--soak", type=float, default=0, help="soak seconds (0: none)")
+    parser.add_argument(
+        "--mixed-sizes",
+        action="store_true",
+        help="COCO images of any size (default: of the most common size, as a camera fleet "
+        "sends; the detector batches images of one size together, mixed sizes split a batch)",
+    )
     args = parser.parse_args()
     coco = Path(os.environ.get("DETECT_DATA", ROOT.parent / "shared" / "data")) / "coco_subset"
-    files = sorted((coco / "val2017").glob("*.jpg"))[: args.images]
+    files = sorted((coco / "val2017").glob("*.jpg"))
+    if not args.mixed_sizes:
+        sizes = {file: image_size(file) for file in files}
+        common = collections.Counter(sizes.values()).most_common(1)[0][0]
+        files = [file for file in files if sizes[file] == common]
+    files = files[: args.images]
     images = [file.read_bytes() for file in files]
     model = Model(args.ckpt, backend="onnxruntime")
     overhead_phase.model = model
@@ -344,7 +375,8 @@ def main() -> None:
         {"width": w, "height": h, "detections": d.to_records()}
         for d, (h, w) in zip(found, (decode_image(i, "x").shape[:2] for i in images), strict=True)
     ]
-    print(f"model: {model}; {len(images)} COCO images; {os.cpu_count()} cores (shared)")
+    shapes = collections.Counter(f"{e['width']}×{e['height']}" for e in expected)
+    print(f"model: {model}; {len(images)} COCO images {dict(shapes)}; {os.cpu_count()} cores")
     phases = set(args.phases.split(",")) if args.phases else set()
     if "load" in phases:
         load_phase(args.ckpt, images, expected, args.per_client)

@@ -41,8 +41,11 @@ def authorized(header: str | None, key: str) -> bool:
     return hmac.compare_digest(header[len("Bearer ") :].encode(), key.encode())
 
 
+PUBLIC = ("/healthz", "/", "/docs", "/openapi.json")  # no data: health, the page, the API docs
+
+
 def is_public(path: str) -> bool:
-    return path in ("/healthz", "/") or path.startswith("/static/")
+    return path in PUBLIC or path.startswith("/static/")
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,7 @@ def test_api_key(model):
     with running(create_app(model.loaded, config)) as url:
         assert httpx.get(f"{url}/healthz").status_code == 200
         assert httpx.get(f"{url}/").status_code == 200  # the page's shell: no data
+        assert httpx.get(f"{url}/openapi.json").json()["paths"]["/v1/detect"]
         error_of(httpx.get(f"{url}/readyz"), 401, "authorization")
         wrong = {"Authorization": "Bearer nope"}
         assert "wrong" in error_of(httpx.get(f"{url}/v1/model", headers=wrong), 401)

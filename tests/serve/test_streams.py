@@ -134,3 +134,18 @@ def test_a_killed_source_reconnects(model, short_clip: Path):
             assert httpx.get(f"{url}/v1/streams/{stream_id}").status_code == 404
     finally:
         camera.stop()
+
+
+def test_ffmpeg_is_held_to_video_containers(model, tmp_path: Path):
+    """A concat playlist named like a video, inside the allowed folder, would make FFmpeg read
+    other files; the format whitelist refuses it while a real clip beside it opens."""
+    from support.streams import write_clip
+
+    write_clip(tmp_path / "clip.mp4", 30)
+    (tmp_path / "evil.mp4").write_text("ffconcat version 1.0\nfile clip.mp4\n")
+    config = ServeConfig(stream_dirs=(str(tmp_path),))
+    with running(create_app(model.loaded, config)) as url:
+        refused = httpx.post(f"{url}/v1/streams", json={"source": "evil.mp4"}, timeout=30)
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == "source"
+        opened = httpx.post(f"{url}/v1/streams", json={"source": "clip.mp4"}, timeout=30)
+        assert opened.status_code == 201, opened.text

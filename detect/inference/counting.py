@@ -172,8 +172,8 @@ class CountConfig:
                 )
             if points[0] == points[1]:
                 raise ConfigError(
-                    f"count.lines[{index}] ({name}): its two points are the same "
-                    f"{list(points[0])}; a line needs two distinct points"
+                    f"count.lines[{index}] ({name}): a line needs two distinct points; its "
+                    f"two are the same, {list(points[0])}"
                 )
             built_lines.append(Line(name, points[0], points[1], source))
         for index, spec in enumerate(zones or ()):

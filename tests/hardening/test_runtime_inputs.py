@@ -34,7 +34,7 @@ def test_a_three_point_line_says_it_needs_exactly_two():
     """Before: "a line needs two distinct points" (they were distinct)."""
     with pytest.raises(ConfigError, match=r"exactly two points .* not 3"):
         CountConfig.from_plain(lines=[[[0, 0], [10, 10], [20, 0]]])
-    with pytest.raises(ConfigError, match="its two points are the same"):
+    with pytest.raises(ConfigError, match="two distinct points; its two are the same"):
         CountConfig.from_plain(lines=[[[5, 5], [5, 5]]])
     with pytest.raises(ConfigError, match="finite"):
         CountConfig.from_plain(lines=[[[0, float("nan")], [5, 5]]])

@@ -79,6 +79,9 @@ def serve(
             "detect.serve.run:worker_app",
             factory=True,
             workers=config.workers,
+            # a worker imports torch and loads the model before it answers the supervisor's
+            # health check reliably: uvicorn's 5 s kills it in a loop on a busy machine
+            timeout_worker_healthcheck=120,
             **uvicorn_options(config),
         )
         return

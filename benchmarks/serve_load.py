@@ -56,6 +56,7 @@ from support.mjpeg_server import free_port  # noqa: E402
 
 OPTIONS = {"score_thresh": "0.001", "max_detections": "20"}
 CONCURRENCY = (1, 4, 16, 64)
+STARTED: list[Server] = []  # every server, stopped at exit whatever happened
 
 
 @dataclass
@@ -96,6 +97,7 @@ class Server:
         self.process = subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
+        STARTED.append(self)
 
     def wait(self, headers: dict[str, str] | None = None, timeout: float = 300) -> Server:
         deadline = time.monotonic() + timeout
@@ -128,6 +130,8 @@ class Server:
         return values["detect_batch_size_sum"], values["detect_batch_size_count"]
 
     def stop(self) -> int:
+        if self.process.poll() is not None:
+            return self.process.returncode
         self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(60)
@@ -391,4 +395,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        for server in STARTED:
+            server.stop()

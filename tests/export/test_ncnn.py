@@ -59,8 +59,21 @@ def test_ncnn_detections_pair_with_pytorchs_on_real_images(coco_images):
     assert report.max_box_error <= 1e-2 and report.max_score_error <= 1e-4
 
 
+DEPLOY_SCRIPT = """
+import json, sys
+import numpy as np
+from detect.export.ncnn_runtime import NcnnDetector
+detector = NcnnDetector(sys.argv[1], threads=1)
+[result] = detector([np.load(sys.argv[2])])
+json.dump({"scores": result["scores"].tolist(), "names": list(result["names"]),
+           "loaded": sorted(m for m in ("torch", "onnxruntime") if m in sys.modules)},
+          open(sys.argv[3], "w"))
+"""
+
+
 @pytest.mark.slow
-def test_the_files_written_load_back_fp16_smaller_and_close(exported, coco_images):
+def test_the_files_written_load_back_fp16_smaller_and_close(exported, coco_images, tmp_path):
+    """Read back in this process, and in a fresh one with ncnn and numpy alone."""
     from detect.export.ncnn_runtime import NcnnDetector
 
     fp32_param, fp16_param = exported
@@ -76,6 +89,16 @@ def test_the_files_written_load_back_fp16_smaller_and_close(exported, coco_image
     for half, full in zip(fp16.run(batch), fp32.run(batch), strict=True):
         assert half.shape == full.shape
         assert np.abs(half - full).max() < 0.05 * np.abs(full).max()
+    array, answer = tmp_path / "image.npy", tmp_path / "answer.json"
+    np.save(array, coco_images[0].numpy())
+    subprocess.run(
+        [sys.executable, "-c", DEPLOY_SCRIPT, str(fp32_param), str(array), str(answer)],
+        check=True,
+        timeout=120,
+    )
+    result = json.loads(answer.read_text())
+    assert result["loaded"] == [] and result["scores"]
+    assert set(result["names"]) <= {"circle", "square", "triangle"}
 
 
 @pytest.mark.slow
@@ -106,34 +129,6 @@ def test_eval_predict_and_model_run_the_ncnn_files(exported, trained_like_ckpt, 
         check=True,
     )
     assert f"| {source} | every_frame | 1 | 1 |" in result.stdout
-
-
-DEPLOY_SCRIPT = """
-import json, sys
-import numpy as np
-from detect.export.ncnn_runtime import NcnnDetector
-detector = NcnnDetector(sys.argv[1], threads=1)
-[result] = detector([np.load(sys.argv[2])])
-json.dump({"scores": result["scores"].tolist(), "names": list(result["names"]),
-           "loaded": sorted(m for m in ("torch", "onnxruntime") if m in sys.modules)},
-          open(sys.argv[3], "w"))
-"""
-
-
-@pytest.mark.slow
-def test_a_fresh_process_runs_it_with_ncnn_and_numpy_alone(exported, coco_images, tmp_path):
-    param, _ = exported
-    array = tmp_path / "image.npy"
-    np.save(array, coco_images[0].numpy())
-    answer = tmp_path / "answer.json"
-    subprocess.run(
-        [sys.executable, "-c", DEPLOY_SCRIPT, str(param), str(array), str(answer)],
-        check=True,
-        timeout=120,
-    )
-    result = json.loads(answer.read_text())
-    assert result["loaded"] == [] and result["scores"]
-    assert set(result["names"]) <= {"circle", "square", "triangle"}
 
 
 def test_impossible_ncnn_exports_are_refused_by_name():

@@ -15,6 +15,7 @@ category id comes from the name, through the file's categories.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,6 +64,9 @@ class MediaPipeDetector(DeployedDetector):
             self.detector = vision.ObjectDetector.create_from_options(options)
         except (RuntimeError, ValueError) as error:
             raise ExportError(f"MediaPipe's ObjectDetector refused {source} ({error})") from None
+        # closed when this object goes, or at exit before the interpreter tears down the
+        # modules MediaPipe's own __del__ needs (it prints a traceback otherwise)
+        self.close = weakref.finalize(self, self.detector.close)
         self.labels = {name: label for label, name in enumerate(self.metadata.names, 1)}
 
     def __call__(self, images: Sequence[np.ndarray]) -> list[dict[str, np.ndarray]]:
@@ -98,6 +102,3 @@ class MediaPipeDetector(DeployedDetector):
                 )
             )
         return results
-
-    def close(self) -> None:
-        self.detector.close()

@@ -1,24 +1,25 @@
 """The live page in a real browser: headless Chromium (Debian's, driven by selenium through
 /usr/bin/chromedriver) on a phone-sized window opens /, adds a stream from a real clip served
 as an MJPEG camera on loopback, and sees its annotated frames play and its counts update; an
-image uploaded through the page's form gets its result. A screenshot is kept (tmp_path, and
-``$DETECT_ARTIFACTS`` when set)."""
+image uploaded through the page's form gets its result. The screenshot is kept as
+tests/artifacts/live_page.png."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 from support.mjpeg_server import MjpegServer, encode_clip, free_port
+from support.paths import PROJECT
 from support.server import running
 
 from detect.serve.app import create_app
 from detect.serve.config import ServeConfig
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
+ARTIFACTS = PROJECT / "tests" / "artifacts"
 
 pytestmark = [
     pytest.mark.slow,
@@ -53,9 +54,7 @@ def until(check, timeout: float = 30, what: str = ""):
     raise AssertionError(f"the page never showed {what}")
 
 
-def test_page_plays_a_stream_with_counts(
-    model, short_clip: Path, coco_val_dir: Path, browser, tmp_path
-):
+def test_page_plays_a_stream_with_counts(model, short_clip: Path, coco_val_dir: Path, browser):
     from selenium.webdriver.common.by import By
 
     camera = MjpegServer(encode_clip(short_clip, 120, width=480), free_port(), fps=15)
@@ -92,12 +91,9 @@ def test_page_plays_a_stream_with_counts(
             )
             assert summary.endswith("detections")
             time.sleep(0.5)  # a few more frames for the screenshot
-            shot = tmp_path / "live_page.png"
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / "live_page.png"
             browser.save_screenshot(str(shot))
-            if os.environ.get("DETECT_ARTIFACTS"):
-                folder = Path(os.environ["DETECT_ARTIFACTS"])
-                folder.mkdir(parents=True, exist_ok=True)
-                shutil.copy(shot, folder / shot.name)
             assert shot.stat().st_size > 10_000
             assert browser.find_element(By.ID, "stream-error").text == ""
     finally:

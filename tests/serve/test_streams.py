@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from serve.conftest import SCORE, TRACKER
 from support.mjpeg_server import MjpegServer, encode_clip, free_port
 from support.server import running
@@ -114,6 +115,7 @@ def wait_for(url: str, stream_id: str, state: str, timeout: float) -> dict:
     raise AssertionError(f"stream never {state}: {info}")
 
 
+@pytest.mark.slow  # the reconnect's backoff: about 5 s
 def test_a_killed_source_reconnects(model, short_clip: Path):
     """An MJPEG camera on loopback (allow-listed), stopped and started again mid-stream."""
     camera = MjpegServer(encode_clip(short_clip, 60), free_port(), fps=20)

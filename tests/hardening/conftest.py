@@ -3,25 +3,25 @@ everything it printed."""
 
 from __future__ import annotations
 
-import contextlib
-import io
+import functools
 from collections.abc import Callable
 
 import pytest
 
 
-def run_detect(*args: str) -> tuple[int, str]:
-    """``detect <args>`` in this process: (exit code, stdout + stderr)."""
+def run_detect(capture: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``detect <args>`` in this process: (exit code, stdout + stderr), read through pytest's
+    own capture."""
     from detect.cli.main import main
 
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-    return code, out.getvalue()
+    capture.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    printed = capture.readouterr()
+    return code, printed.out + printed.err
 
 
 def one_error_line(code: int, text: str, *phrases: str) -> str:
@@ -36,5 +36,5 @@ def one_error_line(code: int, text: str, *phrases: str) -> str:
 
 
 @pytest.fixture
-def detect_cli() -> Callable[..., tuple[int, str]]:
-    return run_detect
+def detect_cli(capfd: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str]]:
+    return functools.partial(run_detect, capfd)

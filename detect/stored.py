@@ -96,6 +96,11 @@ class ModelSchema(_Closed):
     head: HeadSchema = HeadSchema()
 
 
+# stands in for the backbone of an export that stores no model config, so that its size and
+# class count are still bounded by the one schema
+BARE_BACKBONE = {"name": BACKBONES[0], "width_mult": 1.0}
+
+
 def _field(location: tuple[Any, ...]) -> str:
     return "model" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in location)
 

@@ -11,7 +11,7 @@ from typing import Any
 from detect.errors import ExportError
 from detect.export.decode import Decoder
 from detect.plain import check_plain
-from detect.stored import check_stored_model
+from detect.stored import BARE_BACKBONE, check_stored_model
 
 METADATA_KEY = "detect"
 OUTPUT_KINDS = ("detections", "raw")  # the whole pipeline | the network's heads alone
@@ -56,11 +56,15 @@ class ExportMetadata:
             ids, model = categories["ids"], raw["model"]
         except (KeyError, TypeError) as error:
             raise ExportError(f"{source}: its detect metadata lacks {error}") from None
-        try:  # bounded before anything is built from it (see detect.models.stored)
-            check_stored_model(model, len(ids) if isinstance(ids, list) else -1, source)
+        # bounded before anything is built from it (see detect.stored); an export of a bare
+        # network (the library's metadata_for with an empty config) stores none: then its size
+        # and class count are what is bounded
+        stored = model if model != {} else {"size": raw.get("size"), "backbone": BARE_BACKBONE}
+        try:
+            check_stored_model(stored, len(ids) if isinstance(ids, list) else -1, source)
         except ValueError as error:
             raise ExportError(str(error)) from None
-        if raw.get("size") != model["size"]:
+        if model and raw.get("size") != model["size"]:
             raise ExportError(
                 f"{source}: its metadata's size {raw.get('size')!r} is not its model's "
                 f"{model['size']!r}; re-export it"

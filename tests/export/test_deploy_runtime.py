@@ -43,7 +43,7 @@ json.dump(
 @pytest.mark.slow
 def test_fresh_process_with_numpy_and_onnxruntime_only(coco_images, tmp_path):
     model = conditioned_model("v3_large", coco_images)
-    model_config = {"size": 320, "backbone": {"name": "v3_large"}}
+    model_config = {"size": 320, "backbone": {"name": "v3_large", "width_mult": 1.0}}
     metadata = metadata_for(model, CATEGORIES, model_config, {"data": {"root": "x"}})
     path = write_model(export_bytes(model, metadata), tmp_path / "model.onnx")
     arrays = []

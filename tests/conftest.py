@@ -12,6 +12,7 @@ import torch
 from omegaconf import DictConfig
 from support.checkpoints import make_checkpoint
 from support.configs import compose_config
+from support.logs import unstale_log_streams
 from support.paths import COCO_SUBSET, VIDEOS
 from support.tools import ENV as TOOL_ENV
 
@@ -28,6 +29,13 @@ def use_export_cache(patch: pytest.MonkeyPatch, folder: Path) -> None:
     import, is patched in place)."""
     patch.setenv("DETECT_CACHE", str(folder))
     patch.setitem(TOOL_ENV, "DETECT_CACHE", str(folder))
+
+
+@pytest.fixture(autouse=True)
+def absl_logs_on_current_stderr() -> None:
+    """An in-process command (Hydra's logging set-up closes every handler) must not close
+    pytest's capture stream through absl's handler: see support.logs."""
+    unstale_log_streams()
 
 
 @pytest.fixture(scope="session", autouse=True)

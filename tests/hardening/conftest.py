@@ -4,11 +4,10 @@ everything it printed."""
 from __future__ import annotations
 
 import functools
-import logging
-import sys
 from collections.abc import Callable
 
 import pytest
+from support.logs import unstale_log_streams
 
 
 def run_detect(capture: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -16,7 +15,7 @@ def run_detect(capture: pytest.CaptureFixture[str], *args: str) -> tuple[int, st
     own capture."""
     from detect.cli.main import main
 
-    _unstale_log_streams()
+    unstale_log_streams()  # after capfd took sys.stderr: absl must see it as the current one
     capture.readouterr()
     try:
         main(list(args))
@@ -41,14 +40,3 @@ def one_error_line(code: int, text: str, *phrases: str) -> str:
 @pytest.fixture
 def detect_cli(capfd: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str]]:
     return functools.partial(run_detect, capfd)
-
-
-def _unstale_log_streams() -> None:
-    """Point absl's log handlers at today's stderr. absl's handler (made when
-    litert_torch is imported during collection) holds pytest's session capture stream; Hydra's
-    logging set-up closes every handler ever made (logging._handlerList), and absl's close()
-    closes any stream that is not the current sys.stderr/stdout: pytest would lose its own."""
-    for ref in list(logging._handlerList):  # weak references to every handler, attached or not
-        handler = ref()
-        if type(handler).__module__.startswith("absl"):
-            handler.stream = sys.stderr  # setStream would flush a closed one first

@@ -8,6 +8,9 @@ raise them.
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 
 class DetectError(Exception):
     """Base of every error that is the input's fault, not the program's."""
@@ -43,6 +46,14 @@ class MissingExtraError(ConfigError):
     def __init__(self, what: str, extra: str) -> None:
         super().__init__(f"{what} is not installed here: pip install 'detect[{extra}]'")
         self.extra = extra
+
+
+def import_extra(module: str, what: str, extra: str) -> ModuleType:
+    """``module`` imported, or :class:`MissingExtraError` naming ``what`` and the extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(what, extra) from None
 
 
 class StreamConfigError(ConfigError):

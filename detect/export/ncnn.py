@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from detect.errors import ConfigError, ExportError, MissingExtraError
+from detect.errors import ConfigError, ExportError, import_extra
 from detect.export.graph import RawHeads
 from detect.export.metadata import ExportMetadata
 from detect.export.ncnn_runtime import EXTRA, NcnnFiles, metadata_path, weights_path
@@ -32,11 +32,7 @@ SECOND_SHAPE = (1, 3, 480, 640)  # a second input shape: pnnx then keeps height 
 
 def pnnx_executable() -> str:
     """The pnnx converter shipped by the ``pnnx`` wheel, or one error line naming the extra."""
-    try:
-        import pnnx
-    except ImportError:
-        raise MissingExtraError("pnnx (the NCNN converter)", EXTRA) from None
-    return pnnx.EXEC_PATH
+    return import_extra("pnnx", "pnnx (the NCNN converter)", EXTRA).EXEC_PATH
 
 
 def traced(model: SSDLite, path: Path) -> None:

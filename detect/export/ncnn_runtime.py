@@ -22,7 +22,7 @@ from types import ModuleType
 
 import numpy as np
 
-from detect.errors import ExportError, MissingExtraError
+from detect.errors import ExportError, import_extra
 from detect.export.deployed import DeployedDetector
 from detect.export.metadata import ExportMetadata
 
@@ -33,11 +33,7 @@ OUTPUT_BLOBS = ("out0", "out1")
 
 def require_ncnn() -> ModuleType:
     """The ``ncnn`` module, or one error line naming the extra."""
-    try:
-        import ncnn
-    except ImportError:
-        raise MissingExtraError("NCNN", EXTRA) from None
-    return ncnn
+    return import_extra("ncnn", "NCNN", EXTRA)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from types import ModuleType
 import numpy as np
 from torch import Tensor
 
-from detect.errors import ConfigError, ExportError, MissingExtraError
+from detect.errors import ConfigError, ExportError, import_extra
 from detect.export.metadata import ExportMetadata
 from detect.export.onnx import OPSET, export_bytes
 from detect.io import atomic_write
@@ -37,11 +37,7 @@ EXTRA = "openvino"  # pyproject's extra: openvino and nncf
 
 def require_openvino() -> ModuleType:
     """The ``openvino`` module, or one error line naming the extra."""
-    try:
-        import openvino
-    except ImportError:
-        raise MissingExtraError("OpenVINO", EXTRA) from None
-    return openvino
+    return import_extra("openvino", "OpenVINO", EXTRA)
 
 
 @dataclass(frozen=True)
@@ -101,10 +97,7 @@ def quantise(converted: object, calibration: Sequence[np.ndarray]) -> object:
     run as a batch of one at its own size as the deployed model sees them."""
     if not calibration:
         raise ConfigError("int8 needs calibration images: calibration.count must be at least 1")
-    try:
-        import nncf
-    except ImportError:
-        raise MissingExtraError("NNCF (OpenVINO's int8 quantiser)", EXTRA) from None
+    nncf = import_extra("nncf", "NNCF (OpenVINO's int8 quantiser)", EXTRA)
     batches = [np.ascontiguousarray(image)[None] for image in calibration]
     return nncf.quantize(converted, nncf.Dataset(batches), subset_size=len(batches))
 

@@ -14,6 +14,7 @@ requests in flight).
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -46,6 +47,16 @@ def plugin_config(threads: int | None, performance_hint: str, precision: str) ->
             raise ConfigError(f"threads must be at least 1, got {threads}")
         config["INFERENCE_NUM_THREADS"] = str(threads)
     return config
+
+
+@functools.cache
+def shared_core() -> object:
+    """The process's one OpenVINO ``Core``, never dropped. Each Core's CPU plugin installs its own
+    signal stack on the thread that made it and, when dropped, puts back the one it replaced: two
+    Cores dropped first-made-first leave the thread on freed memory, and the next signal Python
+    handles there (a child process's exit) kills the process (openvino 2026.4; a CI worker died so).
+    """
+    return require_openvino().Core()
 
 
 def read_ir(core: object, model: str | os.PathLike[str] | IRFiles) -> tuple[object, str]:
@@ -83,7 +94,7 @@ class OpenVINODetector(DeployedDetector):
         precision: str = "f32",
     ) -> None:
         config = plugin_config(threads, performance_hint, precision)
-        core = require_openvino().Core()
+        core = shared_core()
         network, source = read_ir(core, model)
         if not network.has_rt_info([RT_INFO_KEY]):
             raise ExportError(

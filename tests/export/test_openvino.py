@@ -5,6 +5,7 @@ extra is one line naming it."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -103,3 +104,23 @@ def test_missing_openvino_is_one_line_naming_the_extra(monkeypatch):
     with pytest.raises(MissingExtraError) as error:
         require_openvino()
     assert str(error.value) == "OpenVINO is not installed here: pip install 'detect[openvino]'"
+
+
+DETECTORS_DROPPED_OUT_OF_ORDER = """
+import signal, subprocess, sys
+from detect.export.openvino_runtime import OpenVINODetector
+first, second = OpenVINODetector(sys.argv[1]), OpenVINODetector(sys.argv[1])
+del first  # dropped before the later one: OpenVINO's own plugins would leave a freed signal stack
+signal.signal(signal.SIGCHLD, lambda *_: None)  # as torch's DataLoader sets it
+subprocess.run([sys.executable, "-c", "pass"], check=True)  # its exit is a signal to handle
+print("alive")
+"""
+
+
+def test_detectors_dropped_out_of_order_leave_child_processes_safe(ir_files):
+    """The process survives a child's exit after two detectors went first-made-first (a CI
+    worker died of it in the next test that started a process)."""
+    script = [sys.executable, "-c", DETECTORS_DROPPED_OUT_OF_ORDER, str(ir_files[0])]
+    result = subprocess.run(script, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert result.stdout.strip() == "alive"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from detect.cli.export import open_for_export
 from detect.errors import ConfigError
 from detect.evaluation.checked_export import checkpoint_images, default_output, export_model
 from detect.export.runtime import OnnxDetector
@@ -16,8 +17,6 @@ from detect.export.variants import plan_export
 from detect.export.web import MODEL, write_web
 from detect.export.web_runtime import runtime_files
 from detect.inference.export_cache import default_cache_dir
-from detect.weights.hub import HubConfig
-from detect.weights.sources import open_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ def export_web(cfg: DictConfig, say: Callable[[str], None] = log.info) -> Path:
     web = cfg.web
     runtime = runtime_files(web.cache_dir or default_cache_dir(), web.package, web.registry)
     folder = Path(cfg.output) if cfg.output else default_output(cfg.ckpt, "_web")
-    checkpoint = open_checkpoint(cfg.ckpt, HubConfig(**cfg.hub))
+    checkpoint = open_for_export(cfg)
     images = []
     if cfg.check.count > 0:
         images = checkpoint_images(

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from detect.errors import ConfigError, MissingExtraError
+from detect.errors import ConfigError, ExportError, import_extra
 from detect.evaluation.latency import Runner, StageTimes
 from detect.export.runtime import OnnxDetector
 from detect.export.web import serving, write_web
@@ -63,24 +63,23 @@ class PageSession:
         self.info: dict[str, Any] = {}
 
     def __enter__(self) -> PageSession:
-        try:
-            from selenium import webdriver
-            from selenium.webdriver.chrome.service import Service
-        except ImportError:
-            raise MissingExtraError("selenium (the browser runner)", "web") from None
+        webdriver = import_extra("selenium.webdriver", "selenium (the browser runner)", "web")
         browser, driver = chromium_paths()
         url = self.stack.enter_context(serving(self.folder))
         options = webdriver.ChromeOptions()
         options.binary_location = browser
         for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
             options.add_argument(argument)
-        self.driver = webdriver.Chrome(service=Service(driver), options=options)
+        service = webdriver.chrome.service.Service(driver)
+        self.driver = webdriver.Chrome(service=service, options=options)
         self.stack.callback(self.driver.quit)
         self.driver.set_script_timeout(LOAD_TIMEOUT_S)
         self.driver.get(f"{url}?threads={self.threads}")
         self.info = self.driver.execute_async_script(AWAIT.format("window.detectReady"))
         if "error" in self.info:
-            raise RuntimeError(f"the page could not load the model: {self.info['error']}")
+            raise ExportError(
+                f"{self.folder}: the page could not load the model: {self.info['error']}"
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -109,7 +108,7 @@ class PageSession:
 def as_tensors(result: dict[str, Any]) -> dict[str, Tensor]:
     """The page's detections as :class:`~detect.models.predictor.Detector` tensors."""
     if "error" in result:
-        raise RuntimeError(f"the page's run failed: {result['error']}")
+        raise ExportError(f"the page's run failed: {result['error']}")
     return {
         "boxes": torch.tensor(result["boxes"], dtype=torch.float32).reshape(-1, 4),
         "scores": torch.tensor(result["scores"], dtype=torch.float32),

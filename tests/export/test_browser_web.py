@@ -92,7 +92,8 @@ def test_the_page_is_served_cross_origin_isolated(tmp_path):
 def test_missing_selenium_is_one_line_naming_the_extra(monkeypatch, tmp_path):
     from detect.evaluation.browser import PageSession
 
-    monkeypatch.setitem(sys.modules, "selenium", None)
+    for module in ("selenium", "selenium.webdriver"):  # not installed: neither imports
+        monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(MissingExtraError, match=r"pip install 'detect\[web\]'"):
         PageSession(tmp_path).__enter__()
 

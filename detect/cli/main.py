@@ -26,7 +26,7 @@ def run_command(command: Command, overrides: Sequence[str]) -> Any:
     from hydra._internal.utils import _run_hydra, get_args_parser
 
     version.setbase("1.3")  # as @hydra.main(version_base="1.3"): no chdir into the output dir
-    if not HELP.intersection(overrides):
+    if not HELP.intersection(overrides) and composes(command, overrides):
         # imported before Hydra sets up logging, as a tool script imports it: Lightning then
         # keeps its own console handler and its lines are not printed twice
         command.function()
@@ -40,6 +40,28 @@ def run_command(command: Command, overrides: Sequence[str]) -> Any:
         config_path=CONFIG_PATH,
         config_name=command.config,
     )
+
+
+def composes(command: Command, overrides: Sequence[str]) -> bool:
+    """Whether ``command``'s config composes with ``overrides``, tried before its function (and
+    torch with it, 5–10 s) is imported: a misspelt key or option then gets Hydra's own message
+    at once. Flags (``-m``, ``--cfg``) and sweeps are left to Hydra's run."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if any(override.startswith("-") for override in overrides):
+        return True
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+        if any(override.is_sweep_override() for override in parsed):
+            return True
+        with initialize_config_module(CONFIG_PATH.removeprefix("pkg://"), version_base="1.3"):
+            compose(command.config, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException):
+        return False  # Hydra's run reports it, without the function imported
+    return True
 
 
 def run_tool(name: str) -> Any:

@@ -1,11 +1,14 @@
-"""A newcomer's rough edges (issue 32): help that lists only what a command uses, and
-pycocotools' −1 ("no ground truth of this size") kept, not turned into 0."""
+"""A newcomer's rough edges (issue 32): help that lists only what a command uses, a misspelt
+key refused before torch loads, and pycocotools' −1 ("no ground truth of this size") kept, not
+turned into 0."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -33,6 +36,33 @@ def test_train_help_still_lists_its_groups(detect_cli):
     code, text = detect_cli("train", "--help")
     groups = text.split("== Config ==")[0]
     assert code == 0 and "optimizer: adamw, sgd" in groups and "trainer:" in groups
+
+
+MISSPELT = """
+import sys
+from detect.cli.main import main
+try:
+    main(["eval", "ckpt=last.ckpt", *sys.argv[1:]])
+except SystemExit as error:
+    print("exit", error.code, "torch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("nosuchkey=1", "Key 'nosuchkey' is not in struct"), ("data=cocoo", "data/cocoo")],
+)
+def test_a_misspelt_key_is_refused_before_torch_loads(tmp_path, override, message):
+    """Before: the command's function, and torch with it, were imported first (5–10 s)."""
+    result = subprocess.run(
+        [sys.executable, "-c", MISSPELT, override],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.stdout.strip() == "exit 1 False", result.stdout + result.stderr[-2000:]
+    assert message in result.stderr
 
 
 @pytest.fixture

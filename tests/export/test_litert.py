@@ -5,13 +5,12 @@ fresh process runs with ai_edge_litert and numpy alone (neither torch nor onnxru
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from support.checkpoints import make_trained_like_checkpoint
+from support.fresh_process import detect_in_fresh_process
 from support.tools import output, run_tool
 
 from detect.export.onnx import match_detections, to_numpy
@@ -65,29 +64,10 @@ def test_eval_and_predict_run_the_tflite_file(exported, tmp_path, coco_val_dir):
     assert f"| {image} | every_frame | 1 | 1 |" in result.stdout
 
 
-DEPLOY_SCRIPT = """
-import json, sys
-import numpy as np
-from detect.export.litert_runtime import LiteRTDetector
-detector = LiteRTDetector(sys.argv[1], threads=1)
-[result] = detector([np.load(sys.argv[2])])
-json.dump({"scores": result["scores"].tolist(), "names": list(result["names"]),
-           "loaded": sorted(m for m in ("torch", "onnxruntime") if m in sys.modules)},
-          open(sys.argv[3], "w"))
-"""
-
-
 def test_a_fresh_process_runs_it_without_torch_or_onnxruntime(exported, coco_images, tmp_path):
     _, tflite = exported
-    array = tmp_path / "image.npy"
-    np.save(array, coco_images[0].numpy())
-    answer = tmp_path / "answer.json"
-    subprocess.run(
-        [sys.executable, "-c", DEPLOY_SCRIPT, str(tflite), str(array), str(answer)],
-        check=True,
-        timeout=120,
-    )
-    result = json.loads(answer.read_text())
+    runtime = "detect.export.litert_runtime:LiteRTDetector"
+    result = detect_in_fresh_process(runtime, tflite, coco_images[0].numpy(), tmp_path)
     assert result["loaded"] == [] and result["scores"]
     assert set(result["names"]) <= {"circle", "square", "triangle"}
 

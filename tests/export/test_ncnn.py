@@ -5,14 +5,13 @@ with backend=ncnn, and a fresh process runs them with ncnn and numpy alone."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from support.fresh_process import detect_in_fresh_process
 from support.models import PLACEHOLDER_IDS, conditioned_model
 from support.tools import output, run_tool
 
@@ -59,18 +58,6 @@ def test_ncnn_detections_pair_with_pytorchs_on_real_images(coco_images):
     assert report.max_box_error <= 1e-2 and report.max_score_error <= 1e-4
 
 
-DEPLOY_SCRIPT = """
-import json, sys
-import numpy as np
-from detect.export.ncnn_runtime import NcnnDetector
-detector = NcnnDetector(sys.argv[1], threads=1)
-[result] = detector([np.load(sys.argv[2])])
-json.dump({"scores": result["scores"].tolist(), "names": list(result["names"]),
-           "loaded": sorted(m for m in ("torch", "onnxruntime") if m in sys.modules)},
-          open(sys.argv[3], "w"))
-"""
-
-
 @pytest.mark.slow
 def test_the_files_written_load_back_fp16_smaller_and_close(exported, coco_images, tmp_path):
     """Read back in this process, and in a fresh one with ncnn and numpy alone."""
@@ -89,14 +76,8 @@ def test_the_files_written_load_back_fp16_smaller_and_close(exported, coco_image
     for half, full in zip(fp16.run(batch), fp32.run(batch), strict=True):
         assert half.shape == full.shape
         assert np.abs(half - full).max() < 0.05 * np.abs(full).max()
-    array, answer = tmp_path / "image.npy", tmp_path / "answer.json"
-    np.save(array, coco_images[0].numpy())
-    subprocess.run(
-        [sys.executable, "-c", DEPLOY_SCRIPT, str(fp32_param), str(array), str(answer)],
-        check=True,
-        timeout=120,
-    )
-    result = json.loads(answer.read_text())
+    runtime = "detect.export.ncnn_runtime:NcnnDetector"
+    result = detect_in_fresh_process(runtime, fp32_param, coco_images[0].numpy(), tmp_path)
     assert result["loaded"] == [] and result["scores"]
     assert set(result["names"]) <= {"circle", "square", "triangle"}
 

@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -213,7 +213,10 @@ def main(argv: Sequence[str]) -> None:
     metadata = metadata_for(model, checkpoint.categories, checkpoint.model_config, {})
     converted = convert(model, metadata.coco_ids)  # one conversion, two files
     mediapipe_file = export_mediapipe(model, metadata, converted)
-    predict_file = export_mediapipe(model, metadata, converted, score_thresh=cfg.threshold)
+    default = model.postprocess_config  # the second file as `detect export score_thresh=…`
+    model.postprocess_config = replace(default, score_thresh=cfg.threshold)
+    predict_file = export_mediapipe(model, metadata, converted)
+    model.postprocess_config = default
     predictor = Predictor(model)
     mediapipe = MediaPipeDetector(mediapipe_file)
     report = compare(

@@ -226,17 +226,16 @@ def export_mediapipe(
     model: SSDLite,
     metadata: ExportMetadata,
     converted: bytes | None = None,
-    score_thresh: float | None = None,
 ) -> bytes:
     """The MediaPipe ``.tflite``'s bytes (fp32): converted (``converted``: :func:`convert`'s
     bytes when at hand), the op appended with ``model``'s postprocess settings, the detect
     metadata and then MediaPipe's (last: its label file is a zip appended to the flatbuffer,
-    which repacking would drop). ``score_thresh``: the op's, instead of the postprocess config's
-    (eval's 0.001): detections above it are the same, and NMS over fewer candidates is faster."""
+    which repacking would drop). ``detect export score_thresh=…`` sets the op's threshold through
+    that config: detections above it are the same, and NMS over fewer candidates is faster."""
     require_mediapipe()  # before the minute of conversion, not after
     config = model.postprocess_config
     options = PostprocessOptions(
-        config.score_thresh if score_thresh is None else score_thresh,
+        config.score_thresh,
         config.nms_thresh,
         config.detections_per_image,
         max(metadata.coco_ids) + 1,

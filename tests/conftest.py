@@ -32,9 +32,10 @@ def use_export_cache(patch: pytest.MonkeyPatch, folder: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def absl_logs_on_current_stderr() -> None:
+def log_handlers_on_current_stderr() -> None:
     """An in-process command (Hydra's logging set-up closes every handler) must not close
-    pytest's capture stream through absl's handler: see support.logs."""
+    pytest's capture stream through absl's handler, nor a handler from an earlier test write to
+    that test's closed one: see support.logs."""
     unstale_log_streams()
 
 

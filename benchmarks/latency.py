@@ -19,15 +19,14 @@ timed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from benchmarks.compare import Comparison
-from benchmarks.latency_report import format_report
+from benchmarks.latency_report import LatencyComparison, format_report
 from benchmarks.trained_like import TRAINED_LIKE, TrainedLike, trained_like_state_dict
 from benchmarks.twins import (
     TORCHVISION,
@@ -42,7 +41,6 @@ from detect.cli.bench import bench_arguments, print_report
 from detect.errors import ConfigError
 from detect.evaluation.backend_runners import Backends
 from detect.evaluation.bench import (
-    BenchReport,
     BenchRow,
     BenchRun,
     Configuration,
@@ -55,21 +53,6 @@ from detect.evaluation.cost import counted_cost
 from detect.export.onnx import match_detections, to_numpy
 from detect.models import load_torchvision
 from detect.weights.hub import HubConfig
-
-
-@dataclass
-class LatencyComparison(BenchReport):
-    """The bench's rows, and ours against torchvision where it ran beside them."""
-
-    comparison: Comparison[BenchRow] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "settings": self.settings,
-            "rows": [row.to_dict() for row in self.rows],
-            "comparison": self.comparison.to_dict() if self.comparison else None,
-            "notes": self.notes,
-        }
 
 
 def is_torchvision_config(configuration: Configuration) -> bool:

@@ -5,10 +5,12 @@ the compared model."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
+from benchmarks.compare import Comparison
 from benchmarks.twins import TORCHVISION_MADDS
-from detect.evaluation.bench import STAGES, UNTRAINED
+from detect.evaluation.bench import STAGES, UNTRAINED, BenchReport, BenchRow
 from detect.evaluation.bench_report import (
     closing_lines,
     floor_line,
@@ -17,8 +19,20 @@ from detect.evaluation.bench_report import (
     table_lines,
 )
 
-if TYPE_CHECKING:
-    from benchmarks.latency import LatencyComparison
+
+@dataclass
+class LatencyComparison(BenchReport):
+    """The bench's rows, and ours against torchvision where it ran beside them."""
+
+    comparison: Comparison[BenchRow] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings,
+            "rows": [row.to_dict() for row in self.rows],
+            "comparison": self.comparison.to_dict() if self.comparison else None,
+            "notes": self.notes,
+        }
 
 
 def comparison_lines(report: LatencyComparison) -> list[str]:

@@ -18,3 +18,11 @@ def test_the_result_type_imports_without_torch() -> None:
     summary, loaded = done.stdout.strip().split(" [", 1)
     assert summary == "1 person"
     assert "torch" not in loaded and "onnxruntime" not in loaded
+
+
+def test_every_lazy_name_is_exported_and_found() -> None:
+    import detect.inference as inference
+
+    assert sorted(inference.__all__) == sorted(inference.HOME_OF)
+    for name in inference.__all__:
+        assert getattr(inference, name).__name__ == name

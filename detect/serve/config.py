@@ -22,6 +22,7 @@ class ServeConfig:
     ``api_key``: every route but /healthz needs ``Authorization: Bearer <key>`` (None: open).
     ``stream_dirs``: folders whose video files streams may read; ``allowed_hosts``: hosts or
     networks (CIDR) a stream may reach although loopback, link-local or private to the server;
+    ``only_allowed_hosts``: streams reach those alone (no public host either);
     ``max_streams``: streams at once. ``score_thresh``: the default of /v1/detect."""
 
     host: str = "127.0.0.1"
@@ -36,6 +37,7 @@ class ServeConfig:
     api_key: str | None = None
     stream_dirs: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    only_allowed_hosts: bool = False
     max_streams: int = 4
     stream_timeout_s: float = 10.0
     stream_history: int = 256

@@ -172,9 +172,12 @@ class StreamRegistry:
 
     def __init__(self, loaded: LoadedDetector, config: ServeConfig) -> None:
         self.loaded, self.config = loaded, config
-        self.policy = SourcePolicy(config.stream_dirs, config.allowed_hosts)
+        self.policy = SourcePolicy(
+            config.stream_dirs, config.allowed_hosts, config.only_allowed_hosts
+        )
         self.streams: dict[str, StreamHandle] = {}
         self.lock = asyncio.Lock()
+        self.opening = 0  # sources being opened (each holds a slot of max_streams)
 
     def running(self) -> int:
         return sum(not handle.finished.is_set() for handle in self.streams.values())
@@ -202,34 +205,41 @@ class StreamRegistry:
         except DetectError as error:
             field = next((k for k in ("count", "tracker", "classes") if k in str(error)), None)
             raise ApiError(422, str(error), field) from None
-        async with self.lock:
-            if self.running() >= self.config.max_streams:
+        async with self.lock:  # a slot is taken here; the source opens outside the lock
+            if self.running() + self.opening >= self.config.max_streams:
                 raise ApiError(
                     429,
                     f"{self.config.max_streams} streams are running (serve.max_streams): delete "
                     "one first",
                     "source",
                 )
-            try:
-                sources = await asyncio.to_thread(
-                    open_sources,
-                    [checked.spec],
-                    request.loop,
-                    None,
-                    self.config.stream_timeout_s,
-                    checked.ffmpeg_options,
-                )
-            except DetectError as error:
-                raise ApiError(422, f"source: {error}", "source") from None
-            stream_id = uuid.uuid4().hex[:12]
-            try:
-                handle = StreamHandle(
-                    stream_id, sources[0], config, self.loaded, self.config.stream_history
-                )
-            except DetectError as error:
-                for source in sources:
-                    source.close()
-                raise ApiError(422, str(error), "count") from None
+            self.opening += 1
+        try:
+            sources = await asyncio.to_thread(
+                open_sources,
+                [checked.spec],
+                request.loop,
+                None,
+                self.config.stream_timeout_s,
+                checked.ffmpeg_options,
+            )
+        except DetectError as error:
+            raise ApiError(
+                422, f"source: {error}".replace(checked.spec, checked.name), "source"
+            ) from None
+        finally:
+            self.opening -= 1
+        sources[0].name = checked.name
+        stream_id = uuid.uuid4().hex[:12]
+        try:
+            handle = StreamHandle(
+                stream_id, sources[0], config, self.loaded, self.config.stream_history
+            )
+        except DetectError as error:
+            for source in sources:
+                source.close()
+            raise ApiError(422, str(error), "count") from None
+        async with self.lock:
             self.streams[stream_id] = handle
             self.forget_finished()
         handle.start()

@@ -1,0 +1,110 @@
+"""The server under attack, on loopback only (issue 37): every case a listening server must
+hold. Stream request forgery: a "refused" listener (127.0.0.3, loopback and not allowed)
+must receive no request at all, whatever the allowed listener (127.0.0.2) answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from serve.hostile import Listener, body, mjpeg, redirect
+from support.mjpeg_server import encode_clip
+from support.server import running
+
+from detect.serve.app import create_app
+from detect.serve.config import ServeConfig
+
+ALLOWED, REFUSED = "127.0.0.2", "127.0.0.3"
+
+
+@pytest.fixture()
+def refused():
+    """The host nobody may reach through the server."""
+    junk = body(b"\x47" + b"\x00" * 187, "video/mp2t")  # one MPEG-TS packet
+    with Listener(REFUSED, {"/clip": junk, "/seg.ts": junk, "/": junk}) as listener:
+        yield listener
+
+
+@pytest.fixture(scope="module")
+def frames(videos_dir: Path) -> list[bytes]:
+    return encode_clip(videos_dir / "vtest_480x360_h264.mp4", 10)
+
+
+@pytest.fixture(scope="module")
+def stream_server(model):
+    config = ServeConfig(allowed_hosts=(ALLOWED,), stream_timeout_s=5)
+    with running(create_app(model.loaded, config)) as url:
+        yield url
+
+
+def add_stream(url: str, source: str) -> httpx.Response:
+    return httpx.post(f"{url}/v1/streams", json={"source": source}, timeout=30)
+
+
+def test_an_allowed_camera_plays_through_the_pinned_address(stream_server, frames):
+    """The control case: the URL FFmpeg gets names the checked address, the name still
+    reaches the camera as its Host header."""
+    with Listener(ALLOWED, {"/cam.mjpg": mjpeg(frames, seconds=3)}) as camera:
+        response = add_stream(stream_server, camera.url("/cam.mjpg"))
+        assert response.status_code == 201, response.text
+        stream_id = response.json()["id"]
+        info = httpx.get(f"{stream_server}/v1/streams/{stream_id}", timeout=5).json()
+        assert info["source"] == camera.url("/cam.mjpg")
+        httpx.delete(f"{stream_server}/v1/streams/{stream_id}", timeout=30)
+    assert camera.requests[0] == ("/cam.mjpg", f"{ALLOWED}:{camera.port}")
+
+
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "protocol-relative"])
+def test_a_redirect_to_a_refused_host_reaches_nothing(stream_server, refused, relative):
+    target = refused.url("/clip")
+    location = target[len("http:") :] if relative else target
+    with Listener(ALLOWED, {"/go": redirect(location)}) as allowed:
+        response = add_stream(stream_server, allowed.url("/go"))
+    assert response.status_code == 422, response.text
+    assert allowed.requests and refused.connections == 0
+
+
+def test_an_hls_segment_on_a_refused_host_reaches_nothing(stream_server, refused):
+    playlist = (
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        f"#EXTINF:2.0,\n{refused.url('/seg.ts')}\n#EXT-X-ENDLIST\n"
+    ).encode()
+    with Listener(ALLOWED, {"/live.m3u8": body(playlist, "application/vnd.apple.mpegurl")}) as a:
+        response = add_stream(stream_server, a.url("/live.m3u8"))
+    assert response.status_code == 422, response.text
+    assert a.requests and refused.connections == 0
+
+
+def test_a_url_two_parsers_split_differently_is_refused(stream_server, refused):
+    with Listener(ALLOWED, {"/": body(b"", "text/plain")}) as allowed:
+        for source in (
+            f"http://{REFUSED}:{refused.port}\\@{ALLOWED}:{allowed.port}/",
+            f"http://{ALLOWED}:{allowed.port}\\@{REFUSED}:{refused.port}/",
+            f"http://{REFUSED}:{refused.port} @{ALLOWED}:{allowed.port}/",
+            f"http://a@{REFUSED}:{refused.port}@{ALLOWED}:{allowed.port}/",
+        ):
+            response = add_stream(stream_server, source)
+            assert response.status_code == 422, (source, response.text)
+            assert response.json()["error"]["field"] == "source"
+    assert refused.connections == 0
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["http://127.0.0.2:abc/", "http://127.0.0.2:99999/", "http://[::1/", "rtsp://127.0.0.2:-1/"],
+)
+def test_a_bad_port_or_url_is_a_422(stream_server, source):
+    response = add_stream(stream_server, source)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "source"
+
+
+def test_only_allowed_hosts_narrows_public_hosts(model):
+    from detect.serve.problems import ApiError
+    from detect.serve.security import SourcePolicy
+
+    policy = SourcePolicy((), ("10.1.0.0/16",), only_allowed=True)
+    assert policy.check("rtsp://10.1.2.3/cam").spec.startswith("rtsp://10.1.2.3:554/")
+    with pytest.raises(ApiError, match="only_allowed_hosts"):
+        policy.check("rtsp://93.184.215.14/cam")  # a public address: refused in this mode

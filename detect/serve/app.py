@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -39,7 +39,7 @@ from detect.serve.schemas import (
     StreamRequest,
 )
 from detect.serve.streams import StreamHandle, StreamRegistry
-from detect.serve.uploads import BodyLimit, decode_all, read_request
+from detect.serve.uploads import BodyLimit, Limits, decode_all, plan_all, read_request
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,8 @@ class State:
             config.queue_size,
             self.metrics.on_batch,
         )
+        self.limits = Limits(config.max_pixels, config.max_request_pixels, config.decode_min_side)
+        self.pixels = PixelBudget(config.max_queued_pixels)
         self.ready = False
         self.closing = threading.Event()  # shutdown began: live media responses end
 
@@ -181,29 +183,50 @@ def add_routes(app: FastAPI, state: State) -> None:
             classes = None if options.classes is None else loaded.categories.ids_of(options.classes)
         except DetectError as error:
             raise ApiError(422, str(error), "classes") from None
-        decoded = await decode_all(uploads, config.max_pixels)
-        try:
-            outputs = await state.batcher.detect([image.rgb for image in decoded])
-        except Overloaded as error:
-            state.metrics.rejected.inc()
+        if len(uploads) > config.queue_size:  # would be refused on every retry
             raise ApiError(
-                503,
-                f"busy: {error}; retry after {config.retry_after_s} s",
-                None,
-                {"Retry-After": str(config.retry_after_s)},
-            ) from None
+                413,
+                f"{len(uploads)} images in one request, over serve.queue_size="
+                f"{config.queue_size}: send at most that many",
+                "image",
+            )
+        plans = plan_all(uploads, state.limits)
+        pixels = sum(plan.pixels for plan in plans)
+        if not state.pixels.reserve(pixels):
+            busy(f"{state.pixels.used:,} decoded pixels in flight (serve.max_queued_pixels)")
+        try:
+            decoded = await decode_all(uploads, plans)
+            try:
+                outputs = await state.batcher.detect([image.rgb for image in decoded])
+            except Overloaded as error:
+                busy(str(error))
+        finally:
+            state.pixels.release(pixels)
         thresh = config.score_thresh if options.score_thresh is None else options.score_thresh
         results = [
             {
                 "width": image.width,
                 "height": image.height,
                 "detections": Detections.from_output(
-                    output, loaded.categories, thresh, classes, options.max_detections
+                    rescaled(output, image.scale),
+                    loaded.categories,
+                    thresh,
+                    classes,
+                    options.max_detections,
                 ).to_records(),
             }
             for image, output in zip(decoded, outputs, strict=True)
         ]
         return JSONResponse({"results": results})
+
+    def busy(reason: str) -> NoReturn:
+        state.metrics.rejected.inc()
+        raise ApiError(
+            503,
+            f"busy: {reason}; retry after {config.retry_after_s} s",
+            None,
+            {"Retry-After": str(config.retry_after_s)},
+        )
 
     def streams_allowed() -> None:
         if config.workers > 1:
@@ -257,6 +280,31 @@ def add_routes(app: FastAPI, state: State) -> None:
             media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
             headers={"Cache-Control": "no-cache"},
         )
+
+
+def rescaled(output: dict[str, Any], scale: tuple[float, float]) -> dict[str, Any]:
+    """A detector's output on a reduced decode, its boxes in the file's pixels."""
+    if scale == (1.0, 1.0):
+        return output
+    boxes = np.asarray(output["boxes"], dtype=np.float32) * np.array(scale * 2, np.float32)
+    return {**output, "boxes": boxes}
+
+
+class PixelBudget:
+    """Decoded pixels in flight across requests (from the header check to the detector's
+    answer), at most ``limit``: what bounds the server's image memory, whatever the queue."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    def reserve(self, pixels: int) -> bool:
+        if self.used + pixels > self.limit:
+            return False
+        self.used += pixels
+        return True
+
+    def release(self, pixels: int) -> None:
+        self.used -= pixels
 
 
 async def sse(

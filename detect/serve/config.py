@@ -17,8 +17,11 @@ class ServeConfig:
     processes (each loads the model; streams need 1). ``max_batch`` / ``max_wait_ms``: the
     dynamic batch (most images per detector call, and how long the first image waits for
     others). ``queue_size``: images waiting at most (beyond: 503 + Retry-After).
-    ``max_upload_mb``: a request body's cap (413); ``max_pixels``: an image's decoded size cap,
-    read from its header before decoding (413); ``max_images``: images per request.
+    ``max_upload_mb``: a request body's cap (413); ``max_pixels`` / ``max_request_pixels``: the
+    pixels an image / a request decodes to, known from the headers before decoding (413);
+    ``max_queued_pixels``: decoded pixels in flight across requests (beyond: 503);
+    ``decode_min_side``: a large JPEG is decoded reduced (1/2, 1/4, 1/8: libjpeg's DCT
+    scaling) while its shorter side stays at least this; ``max_images``: images per request.
     ``api_key``: every route but /healthz needs ``Authorization: Bearer <key>`` (None: open).
     ``stream_dirs``: folders whose video files streams may read; ``allowed_hosts``: hosts or
     networks (CIDR) a stream may reach although loopback, link-local or private to the server;
@@ -32,7 +35,10 @@ class ServeConfig:
     max_wait_ms: float = 5.0
     queue_size: int = 64
     max_upload_mb: float = 20.0
-    max_pixels: int = 40_000_000
+    max_pixels: int = 16_000_000
+    max_request_pixels: int = 32_000_000
+    max_queued_pixels: int = 64_000_000
+    decode_min_side: int = 640
     max_images: int = 16
     api_key: str | None = None
     stream_dirs: tuple[str, ...] = ()
@@ -47,7 +53,16 @@ class ServeConfig:
     access_log: bool = True
 
     def __post_init__(self) -> None:
-        positive = ("workers", "max_batch", "queue_size", "max_pixels", "max_images")
+        positive = (
+            "workers",
+            "max_batch",
+            "queue_size",
+            "max_pixels",
+            "max_request_pixels",
+            "max_queued_pixels",
+            "max_images",
+            "decode_min_side",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"serve.{name} must be at least 1, not {getattr(self, name)}")
@@ -55,6 +70,11 @@ class ServeConfig:
             raise ConfigError(
                 "serve: need max_wait_ms ≥ 0, max_upload_mb > 0 and max_streams ≥ 0, got "
                 f"{self.max_wait_ms}, {self.max_upload_mb}, {self.max_streams}"
+            )
+        if not self.max_pixels <= self.max_request_pixels <= self.max_queued_pixels:
+            raise ConfigError(
+                "serve: need max_pixels ≤ max_request_pixels ≤ max_queued_pixels, got "
+                f"{self.max_pixels}, {self.max_request_pixels}, {self.max_queued_pixels}"
             )
         if not 0 < self.port < 65536:
             raise ConfigError(f"serve.port must be in 1..65535, not {self.port}")

@@ -4,6 +4,7 @@ every request it receives — a "refused host" that must see none."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -102,3 +103,46 @@ def mjpeg(frames: list[bytes], seconds: float = 5.0, fps: float = 20.0) -> Reply
             time.sleep(1 / fps)
 
     return reply
+
+
+class PeakRSS:
+    """This process's resident memory sampled every 5 ms inside the block: ``growth`` is the
+    peak above the level at entry, in bytes (the test server runs in this process)."""
+
+    def __enter__(self) -> PeakRSS:
+        self.base = self.peak = rss()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def sample(self) -> None:
+        while not self.done.wait(0.005):
+            self.peak = max(self.peak, rss())
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+        self.peak = max(self.peak, rss())
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.base
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def forged_jpeg(width: int, height: int) -> bytes:
+    """A tiny real JPEG (1.5 KB, a comment pads it) whose frame header (SOF0) is rewritten to
+    declare width × height; it still ends with its end-of-image marker."""
+    import cv2
+    import numpy as np
+
+    data = bytearray(cv2.imencode(".jpg", np.full((16, 16, 3), 90, np.uint8))[1].tobytes())
+    at = data.index(b"\xff\xc0")
+    data[at + 5 : at + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    pad = max(0, 1500 - len(data) - 4)
+    return bytes(data[:2]) + b"\xff\xfe" + (pad + 2).to_bytes(2, "big") + b" " * pad + data[2:]

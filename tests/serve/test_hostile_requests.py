@@ -8,12 +8,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve.hostile import Listener, body, mjpeg, redirect
+from serve.hostile import Listener, PeakRSS, body, forged_jpeg, mjpeg, redirect
 from support.mjpeg_server import encode_clip
 from support.server import running
 
 from detect.serve.app import create_app
 from detect.serve.config import ServeConfig
+from detect.serve.problems import ApiError
 
 ALLOWED, REFUSED = "127.0.0.2", "127.0.0.3"
 
@@ -101,10 +102,79 @@ def test_a_bad_port_or_url_is_a_422(stream_server, source):
 
 
 def test_only_allowed_hosts_narrows_public_hosts(model):
-    from detect.serve.problems import ApiError
     from detect.serve.security import SourcePolicy
 
     policy = SourcePolicy((), ("10.1.0.0/16",), only_allowed=True)
     assert policy.check("rtsp://10.1.2.3/cam").spec.startswith("rtsp://10.1.2.3:554/")
     with pytest.raises(ApiError, match="only_allowed_hosts"):
         policy.check("rtsp://93.184.215.14/cam")  # a public address: refused in this mode
+
+
+# --- bounded work per byte -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def detect_server(model):
+    config = ServeConfig(queue_size=4)
+    with running(create_app(model.loaded, config)) as url:
+        yield url
+
+
+def test_four_forged_6000px_jpegs_are_refused_before_allocation(detect_server):
+    forged = forged_jpeg(6000, 6000)
+    assert len(forged) <= 1600
+    with PeakRSS() as memory:
+        response = httpx.post(
+            f"{detect_server}/v1/detect", files=[("image", forged)] * 4, timeout=60
+        )
+    assert response.status_code == 422, response.text
+    assert "cannot hold" in response.json()["error"]["message"]
+    assert memory.growth < 200 * 2**20, memory.growth
+
+
+def test_four_real_6000px_jpegs_decode_reduced(detect_server, coco_val_dir):
+    """Real 6000×4000 JPEGs: decoded at a quarter by libjpeg (DCT scaling), boxes in the
+    files' pixels; before, each decoded in full (about 72 MB of BGR, as much again in RGB)."""
+    import cv2
+
+    first = cv2.imread(str(sorted(coco_val_dir.glob("*.jpg"))[0]))
+    big = cv2.imencode(".jpg", cv2.resize(first, (6000, 4000)), [cv2.IMWRITE_JPEG_QUALITY, 70])
+    data = big[1].tobytes()
+    with PeakRSS() as memory:
+        response = httpx.post(
+            f"{detect_server}/v1/detect",
+            files=[("image", data)] * 4,
+            params={"score_thresh": 0},
+            timeout=120,
+        )
+    assert response.status_code == 200, response.text
+    assert memory.growth < 200 * 2**20, memory.growth
+    for result in response.json()["results"]:
+        assert (result["width"], result["height"]) == (6000, 4000)
+        boxes = [d["box"] for d in result["detections"]]
+        assert boxes and max(box[2] for box in boxes) > 1500  # scaled back from 1500×1000
+        assert all(0 <= b[0] <= b[2] <= 6000 and 0 <= b[1] <= b[3] <= 4000 for b in boxes)
+
+
+def test_more_images_than_the_queue_holds_is_a_413_not_503_forever(detect_server, coco_val_dir):
+    jpeg = sorted(coco_val_dir.glob("*.jpg"))[0].read_bytes()
+    response = httpx.post(f"{detect_server}/v1/detect", files=[("image", jpeg)] * 5, timeout=60)
+    assert response.status_code == 413, response.text
+    assert "queue_size" in response.json()["error"]["message"]
+
+
+def test_a_request_over_the_pixel_budget_is_refused_before_decoding(model):
+    from detect.serve.uploads import Limits, Upload, plan_all
+
+    png = cv2_png(3000, 3000)
+    limits = Limits(max_pixels=10_000_000, max_request_pixels=20_000_000, decode_min_side=640)
+    assert sum(p.pixels for p in plan_all([Upload("a", png)] * 2, limits)) == 18_000_000
+    with pytest.raises(ApiError, match="max_request_pixels"):
+        plan_all([Upload(f"image[{i}]", png) for i in range(3)], limits)
+
+
+def cv2_png(width: int, height: int) -> bytes:
+    import cv2
+    import numpy as np
+
+    return cv2.imencode(".png", np.zeros((height, width, 3), np.uint8))[1].tobytes()

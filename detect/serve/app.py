@@ -28,7 +28,7 @@ from detect.serve import problems
 from detect.serve.batcher import Batcher, Overloaded
 from detect.serve.config import ServeConfig
 from detect.serve.metrics import Metrics
-from detect.serve.middleware import AccessLog, ApiKey
+from detect.serve.middleware import AccessLog, ApiKey, SecurityHeaders, TrustedHosts
 from detect.serve.problems import ApiError
 from detect.serve.schemas import (
     DetectJSON,
@@ -125,12 +125,17 @@ def create_app(loaded: LoadedDetector, config: ServeConfig) -> FastAPI:
         summary="MobileNet + SSDLite detection: images, live streams, tracking and counts",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served below from the packaged Swagger UI, never a CDN
+        redoc_url=None,
+        redirect_slashes=False,  # its redirects echo the request's Host
     )
     app.state.shared = state
     problems.install(app)
     app.add_middleware(BodyLimit, limit=config.max_upload_bytes)
     if config.api_key:
         app.add_middleware(ApiKey, key=config.api_key)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(TrustedHosts, names=config.host_names)
     app.add_middleware(AccessLog, metrics=state.metrics, enabled=config.access_log)
     add_routes(app, state)
     return app
@@ -143,6 +148,8 @@ def add_routes(app: FastAPI, state: State) -> None:
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"))
+
+    add_docs(app)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -279,6 +286,29 @@ def add_routes(app: FastAPI, state: State) -> None:
             mjpeg(handle, request, state.closing),
             media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
             headers={"Cache-Control": "no-cache"},
+        )
+
+
+def add_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the swagger-ui-bundle package (the serve extra), on this
+    origin: no CDN, and nothing when the package is missing (``/openapi.json`` stays)."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        log.info("/docs is off: swagger-ui-bundle is not installed (/openapi.json is served)")
+        return
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="detect API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
         )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from detect.errors import ConfigError
+from detect.serve.hosts import default_names
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -23,6 +24,8 @@ class ServeConfig:
     ``decode_min_side``: a large JPEG is decoded reduced (1/2, 1/4, 1/8: libjpeg's DCT
     scaling) while its shorter side stays at least this; ``max_images``: images per request.
     ``api_key``: every route but /healthz needs ``Authorization: Bearer <key>`` (None: open).
+    ``trusted_hosts``: the ``Host`` names answered (others: 421); None: loopback names and the
+    listening address; ``["*"]``: any (behind a proxy that checks it).
     ``stream_dirs``: folders whose video files streams may read; ``allowed_hosts``: hosts or
     networks (CIDR) a stream may reach although loopback, link-local or private to the server;
     ``only_allowed_hosts``: streams reach those alone (no public host either);
@@ -41,6 +44,7 @@ class ServeConfig:
     decode_min_side: int = 640
     max_images: int = 16
     api_key: str | None = None
+    trusted_hosts: tuple[str, ...] | None = None
     stream_dirs: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
     only_allowed_hosts: bool = False
@@ -83,6 +87,8 @@ class ServeConfig:
         for name in ("stream_dirs", "allowed_hosts"):
             value = getattr(self, name)
             object.__setattr__(self, name, tuple(str(v) for v in (value or ())))
+        if self.trusted_hosts is not None:
+            object.__setattr__(self, "trusted_hosts", tuple(str(v) for v in self.trusted_hosts))
         for folder in self.stream_dirs:
             if not Path(folder).is_dir():
                 raise ConfigError(f"serve.stream_dirs: {folder!r} is not a folder")
@@ -99,6 +105,14 @@ class ServeConfig:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def host_names(self) -> tuple[str, ...]:
+        """The ``Host`` names answered: ``trusted_hosts``, else the loopback names and the
+        listening address (see :mod:`detect.serve.hosts`)."""
+        if self.trusted_hosts is not None:
+            return self.trusted_hosts
+        return default_names(self.host)
 
     @property
     def exposed(self) -> bool:

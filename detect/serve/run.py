@@ -16,6 +16,7 @@ from detect.errors import ConfigError
 from detect.inference.backends import LoadedDetector, load_detector
 from detect.serve.app import create_app
 from detect.serve.config import ServeConfig
+from detect.serve.hosts import WILDCARDS
 from detect.weights.hub import HubConfig
 
 log = logging.getLogger("detect.serve")
@@ -31,6 +32,13 @@ def with_env_key(config: ServeConfig) -> ServeConfig:
 
 
 def warn_if_exposed(config: ServeConfig) -> None:
+    if config.host in WILDCARDS and config.trusted_hosts is None:
+        log.warning(
+            "listening on %s with the default serve.trusted_hosts (%s): requests naming any "
+            "other Host get 421; set serve.trusted_hosts to the names clients use",
+            config.host,
+            ", ".join(config.host_names),
+        )
     if config.exposed and not config.api_key:
         log.warning(
             "listening on %s without an API key: anyone who reaches this port can use the model "

@@ -61,18 +61,24 @@ UNSAFE_URL = re.compile(r"[\\\s\x00-\x1f\x7f]")  # backslash, whitespace, contro
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def authorized(header: str | None, key: str) -> bool:
-    """``Authorization: Bearer <key>``, compared in constant time."""
-    if not header or not header.startswith("Bearer "):
+def authorized(header: bytes | None, key: str) -> bool:
+    """``Authorization: Bearer <key>`` (the scheme in any case, RFC 9110), compared in
+    constant time as bytes: a key outside ASCII is sent as its UTF-8 bytes."""
+    if not header:
         return False
-    return hmac.compare_digest(header[len("Bearer ") :].encode(), key.encode())
+    scheme, _, given = header.strip().partition(b" ")
+    if scheme.lower() != b"bearer":
+        return False
+    return hmac.compare_digest(given.strip(), key.encode("utf-8"))
 
 
-PUBLIC = ("/healthz", "/", "/docs", "/openapi.json")  # no data: health, the page, the API docs
+# no data: health and readiness (probes send no key), the page, the API docs
+PUBLIC = ("/healthz", "/readyz", "/", "/docs", "/openapi.json")
+MEDIA_ROUTE = re.compile(r"/v1/streams/[^/]+/(events|video\.mjpg)")
 
 
 def is_public(path: str) -> bool:
-    return path in PUBLIC or path.startswith("/static/")
+    return path in PUBLIC or path.startswith(("/static/", "/docs-assets/"))
 
 
 @dataclass(frozen=True)

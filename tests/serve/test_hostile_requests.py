@@ -178,3 +178,77 @@ def cv2_png(width: int, height: int) -> bytes:
     import numpy as np
 
     return cv2.imencode(".png", np.zeros((height, width, 3), np.uint8))[1].tobytes()
+
+
+# --- DNS rebinding, the page's headers, the key ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keyless_server(model):
+    with running(create_app(model.loaded, ServeConfig())) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/v1/model"), ("POST", "/v1/detect"), ("POST", "/v1/streams")]
+)
+def test_a_foreign_host_is_misdirected(keyless_server, method, path):
+    """A page whose name was rebound to 127.0.0.1 sends its own name as Host: 421."""
+    response = httpx.request(
+        method, f"{keyless_server}{path}", headers={"Host": "attacker.example"}, timeout=30
+    )
+    assert response.status_code == 421, response.text
+    assert response.json()["error"]["field"] == "host"
+
+
+def test_loopback_names_are_answered(keyless_server):
+    port = keyless_server.rsplit(":", 1)[1]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", "[::1]", "LOCALHOST"):
+        response = httpx.get(f"{keyless_server}/v1/model", headers={"Host": host}, timeout=30)
+        assert response.status_code == 200, (host, response.text)
+
+
+def test_the_page_is_framed_by_no_one_and_docs_load_from_this_origin(keyless_server):
+    page = httpx.get(f"{keyless_server}/", timeout=30)
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "no-referrer"
+    docs = httpx.get(f"{keyless_server}/docs", timeout=30)
+    assert docs.status_code == 200 and "swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text and "https://" not in docs.text
+    assert httpx.get(f"{keyless_server}/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert httpx.get(f"{keyless_server}/openapi.json").status_code == 200
+
+
+def test_no_redirect_echoes_the_host(keyless_server):
+    response = httpx.get(
+        f"{keyless_server}/v1/model/", headers={"Host": "localhost:666"}, timeout=30
+    )
+    assert response.status_code == 404 and "location" not in response.headers
+
+
+@pytest.fixture(scope="module")
+def keyed_server(model):
+    config = ServeConfig(api_key="clé-secrète-ü")
+    with running(create_app(model.loaded, config)) as url:
+        yield url
+
+
+def test_the_key_in_any_case_and_outside_ascii(keyed_server):
+    key = "clé-secrète-ü".encode()
+    for scheme in (b"Bearer", b"bearer", b"BEARER"):
+        headers = [(b"authorization", scheme + b" " + key)]
+        response = httpx.get(f"{keyed_server}/v1/model", headers=headers, timeout=30)
+        assert response.status_code == 200, (scheme, response.text)
+    wrong = [(b"authorization", b"Bearer " + key[:-1])]
+    assert httpx.get(f"{keyed_server}/v1/model", headers=wrong).status_code == 401
+
+
+def test_probes_need_no_key_and_query_keys_only_on_media_routes(keyed_server):
+    assert httpx.get(f"{keyed_server}/healthz").status_code == 200
+    assert httpx.get(f"{keyed_server}/readyz").status_code == 200
+    query = {"key": "clé-secrète-ü"}
+    assert httpx.get(f"{keyed_server}/v1/streams/nope/events", params=query).status_code == 404
+    assert httpx.get(f"{keyed_server}/v1/model/events", params=query).status_code == 401
+    assert httpx.get(f"{keyed_server}/v1/streams", params=query).status_code == 401

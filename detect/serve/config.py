@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from detect.errors import ConfigError
-from detect.serve.hosts import default_names
+from detect.hosts import default_names
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from detect.serve.hosts import MISDIRECTED, host_allowed, host_name
+from detect.hosts import MISDIRECTED, host_allowed, host_name
 from detect.serve.metrics import Metrics
 from detect.serve.problems import ApiError, error_response
 from detect.serve.security import MEDIA_ROUTE, authorized, is_public

@@ -13,10 +13,10 @@ from typing import Any
 import uvicorn
 
 from detect.errors import ConfigError
+from detect.hosts import WILDCARDS
 from detect.inference.backends import LoadedDetector, load_detector
 from detect.serve.app import create_app
 from detect.serve.config import ServeConfig
-from detect.serve.hosts import WILDCARDS
 from detect.weights.hub import HubConfig
 
 log = logging.getLogger("detect.serve")

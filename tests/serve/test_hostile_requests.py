@@ -4,6 +4,10 @@ must receive no request at all, whatever the allowed listener (127.0.0.2) answer
 
 from __future__ import annotations
 
+import socket
+import struct
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -252,3 +256,84 @@ def test_probes_need_no_key_and_query_keys_only_on_media_routes(keyed_server):
     assert httpx.get(f"{keyed_server}/v1/streams/nope/events", params=query).status_code == 404
     assert httpx.get(f"{keyed_server}/v1/model/events", params=query).status_code == 401
     assert httpx.get(f"{keyed_server}/v1/streams", params=query).status_code == 401
+
+
+# --- detect serve-web: the folder and nothing else ------------------------------------------
+
+
+@pytest.fixture()
+def site(tmp_path: Path):
+    """A web folder holding links out (a file, a folder), dotfiles and a large file, served
+    with a short idle timeout and two connections at most."""
+    from detect.export.web_server import serve_folder
+
+    root, outside = tmp_path / "site", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (root / "index.html").write_text("<p>page</p>")
+    (root / "big.bin").write_bytes(b"\x00" * (8 * 2**20))
+    (root / ".env").write_text("SECRET=1")
+    (root / "sub" / ".hidden").write_text("hidden")
+    (root / "sub" / "a.js").write_text("ok")
+    (outside / "secret.txt").write_text("outside")
+    (root / "secret_link").symlink_to(outside / "secret.txt")
+    (root / "outside_dir").symlink_to(outside, target_is_directory=True)
+    (root / "inner_link.js").symlink_to(root / "sub" / "a.js")
+    server = serve_folder(root, 0, "127.0.0.1", timeout_s=1.0, max_connections=2)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_serve_web_serves_the_folder_only(site):
+    assert httpx.get(f"{site}/").text == "<p>page</p>"
+    assert httpx.get(f"{site}/sub/a.js").text == "ok"
+    assert httpx.get(f"{site}/inner_link.js").text == "ok"  # a link that stays inside
+    page = httpx.get(f"{site}/index.html")
+    assert page.headers["cross-origin-embedder-policy"] == "require-corp"
+    assert page.headers["x-frame-options"] == "DENY"
+    for path in (
+        "/secret_link",
+        "/outside_dir/",
+        "/outside_dir/secret.txt",
+        "/sub/",
+        "/.env",
+        "/sub/.hidden",
+        "/%2e%2e/outside/secret.txt",
+        "/sub/%2e%2e/%2e%2e/outside/secret.txt",
+    ):
+        response = httpx.get(f"{site}{path}")
+        assert response.status_code == 404, (path, response.text)
+        assert "outside" not in response.text and "SECRET" not in response.text
+
+
+def test_serve_web_refuses_a_foreign_host(site):
+    response = httpx.get(f"{site}/", headers={"Host": "attacker.example"})
+    assert response.status_code == 421
+
+
+def test_serve_web_closes_idle_connections_and_caps_them(site):
+    port = int(site.rsplit(":", 1)[1])
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+    time.sleep(0.2)
+    third = socket.create_connection(("127.0.0.1", port), timeout=5)
+    assert third.recv(1) == b""  # over max_connections: closed at once
+    started = time.monotonic()
+    assert idle[0].recv(1) == b""  # silent for timeout_s: closed
+    assert time.monotonic() - started < 3
+    for sock in (*idle, third):
+        sock.close()
+    assert httpx.get(f"{site}/sub/a.js").text == "ok"  # the slots came back
+
+
+def test_serve_web_a_dropped_download_logs_nothing(site, capfd):
+    port = int(site.rsplit(":", 1)[1])
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            sock.recv(1024)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.5)
+    assert "Traceback" not in capfd.readouterr().err

@@ -22,7 +22,8 @@ def run_serve(cfg: DictConfig) -> None:
         "cache_dir": cfg.cache_dir,
         "hub": OmegaConf.to_container(cfg.hub, resolve=True),
     }
-    from detect.serve.run import load_model, serve
+    from detect.serve.run import check_port, load_model, serve
 
+    check_port(config)
     loaded = load_model(load)
     serve(config, loaded=loaded if config.workers == 1 else None, load=load)

@@ -186,6 +186,10 @@ def add_routes(app: FastAPI, state: State) -> None:
         """Detections for one or more images (multipart field ``image``, or JSON ``images`` in
         base64), one result per image in request order."""
         uploads, options = await read_request(request, config.max_images)
+        if options.classes is not None and not options.classes:  # classes=,,, keeps nothing
+            raise ApiError(
+                422, "classes: names no class; leave it out to keep every class", "classes"
+            )
         try:
             classes = None if options.classes is None else loaded.categories.ids_of(options.classes)
         except DetectError as error:

@@ -29,7 +29,9 @@ class ServeConfig:
     ``stream_dirs``: folders whose video files streams may read; ``allowed_hosts``: hosts or
     networks (CIDR) a stream may reach although loopback, link-local or private to the server;
     ``only_allowed_hosts``: streams reach those alone (no public host either);
-    ``max_streams``: streams at once. ``score_thresh``: the default of /v1/detect."""
+    ``max_streams``: streams at once. ``score_thresh``: the default of /v1/detect.
+    ``header_timeout_s`` / ``body_timeout_s``: a request's headers / body must arrive within
+    these (else the connection is closed); ``keepalive_s``: an idle connection's life."""
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -54,6 +56,9 @@ class ServeConfig:
     score_thresh: float = 0.3
     retry_after_s: int = 1
     graceful_s: float = 30.0
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keepalive_s: float = 5.0
     access_log: bool = True
 
     def __post_init__(self) -> None:
@@ -74,6 +79,12 @@ class ServeConfig:
             raise ConfigError(
                 "serve: need max_wait_ms ≥ 0, max_upload_mb > 0 and max_streams ≥ 0, got "
                 f"{self.max_wait_ms}, {self.max_upload_mb}, {self.max_streams}"
+            )
+        timeouts = (self.header_timeout_s, self.body_timeout_s, self.keepalive_s)
+        if min(timeouts) <= 0:
+            raise ConfigError(
+                "serve: header_timeout_s, body_timeout_s and keepalive_s must be > 0, got "
+                f"{', '.join(str(t) for t in timeouts)}"
             )
         if not self.max_pixels <= self.max_request_pixels <= self.max_queued_pixels:
             raise ConfigError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import threading
 import time
 import uuid
@@ -162,6 +163,13 @@ def tracker_config(values: dict[str, float]) -> TrackerConfig:
             f"tracker: unknown setting(s) {unknown}; known: {', '.join(sorted(known))}",
             "tracker",
         )
+    for key, value in values.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise ApiError(422, f"tracker.{key}: a finite number, not {value!r}", f"tracker.{key}")
     ints = {"confirm_hits", "lost_frames"}
     return TrackerConfig(**{k: int(v) if k in ints else v for k, v in values.items()})
 

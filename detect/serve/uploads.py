@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import io
 import json
 import warnings
@@ -25,7 +26,7 @@ from starlette.requests import Request
 from detect.data.images import decode_image
 from detect.errors import ImageError
 from detect.inference.sources import to_rgb_chw
-from detect.serve.problems import ApiError, error_response
+from detect.serve.problems import ApiError, BodyTooLarge, error_response
 from detect.serve.schemas import DetectJSON, DetectOptions
 
 FORMATS = {
@@ -61,7 +62,8 @@ class Decoded:
 
 class BodyLimit:
     """ASGI middleware: a body over ``limit`` bytes is refused (413) as soon as it is known:
-    from Content-Length before reading, else while the chunks arrive."""
+    from Content-Length before reading, else while the chunks arrive. Whatever the app makes
+    of the interrupted read (a parser's 400, a 422), the client gets the 413."""
 
     def __init__(self, app: Callable[..., Awaitable[None]], limit: int) -> None:
         self.app, self.limit = app, limit
@@ -77,17 +79,28 @@ class BodyLimit:
                 scope, receive, send
             )
             return
-        seen = 0
+        seen, over, started = 0, False, False
 
         async def counted() -> MutableMapping[str, Any]:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise ApiError(413, self.message(seen), "body")
+                over = True
+                raise BodyTooLarge(self.message(seen))
             return message
 
-        await self.app(scope, counted, send)
+        async def watched(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the app's own answer to the interrupted read: ours replaces it
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with contextlib.suppress(BodyTooLarge):
+            await self.app(scope, counted, watched)
+        if over and not started:
+            await error_response(ApiError(413, self.message(seen), "body"))(scope, receive, send)
 
     def message(self, size: int) -> str:
         return (
@@ -167,7 +180,7 @@ async def read_request(request: Request, max_images: int) -> tuple[list[Upload],
 async def read_form(request: Request, max_images: int) -> tuple[list[Upload], dict[str, Any]]:
     try:
         form = await request.form(max_files=max_images + 1, max_fields=32)
-    except ApiError:
+    except (ApiError, BodyTooLarge):
         raise
     except Exception as error:  # the multipart parser's own refusals
         raise ApiError(422, f"unreadable multipart body: {error}", "body") from None
@@ -201,8 +214,10 @@ async def read_form(request: Request, max_images: int) -> tuple[list[Upload], di
 async def read_json(request: Request, query: dict[str, Any]) -> tuple[list[Upload], DetectOptions]:
     try:
         body = json.loads(await request.body())
-    except ApiError:
+    except (ApiError, BodyTooLarge):
         raise
+    except RecursionError:
+        raise ApiError(422, "body: JSON nested too deeply", "body") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise ApiError(422, f"body: not valid JSON ({error})", "body") from None
     if not isinstance(body, dict):
@@ -214,7 +229,8 @@ async def read_json(request: Request, query: dict[str, Any]) -> tuple[list[Uploa
     uploads = []
     for index, text in enumerate(parsed.images):
         try:
-            data = base64.b64decode(text.split(",", 1)[-1], validate=True)
+            payload = "".join(text.split(",", 1)[-1].split())  # base64 -w76 breaks its lines
+            data = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
             raise ApiError(422, f"images[{index}]: not valid base64", f"images[{index}]") from None
         uploads.append(Upload(f"images[{index}]", data))

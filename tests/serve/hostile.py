@@ -4,11 +4,12 @@ every request it receives — a "refused host" that must see none."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BOUNDARY = "frame"
@@ -146,3 +147,38 @@ def forged_jpeg(width: int, height: int) -> bytes:
     data[at + 5 : at + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
     pad = max(0, 1500 - len(data) - 4)
     return bytes(data[:2]) + b"\xff\xfe" + (pad + 2).to_bytes(2, "big") + b" " * pad + data[2:]
+
+
+@contextlib.contextmanager
+def serving(app, config, timeout: float = 60.0) -> Iterator[str]:
+    """``app`` served by detect's uvicorn server (its protocol and timeouts from ``config``)
+    on a free loopback port until the block ends; yields its URL once /readyz answers."""
+    import dataclasses
+
+    from detect.serve.run import Server
+
+    port = free_port()
+    server = Server(app, dataclasses.replace(config, port=port))
+    server.config.log_level = "warning"
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready(url):
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the test server did not become ready")
+            time.sleep(0.05)
+        yield url
+    finally:
+        server.stop()
+        thread.join(timeout=30)
+
+
+def ready(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False

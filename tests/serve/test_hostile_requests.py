@@ -4,6 +4,7 @@ must receive no request at all, whatever the allowed listener (127.0.0.2) answer
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve.hostile import Listener, PeakRSS, body, forged_jpeg, mjpeg, redirect
+from serve.hostile import Listener, PeakRSS, body, forged_jpeg, mjpeg, redirect, serving
 from support.mjpeg_server import encode_clip
 from support.server import running
 
@@ -337,3 +338,169 @@ def test_serve_web_a_dropped_download_logs_nothing(site, capfd):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     time.sleep(0.5)
     assert "Traceback" not in capfd.readouterr().err
+
+
+# --- slow clients ---------------------------------------------------------------------------
+
+
+def p50_seconds(url: str, count: int = 20) -> float:
+    times = []
+    with httpx.Client(timeout=30) as client:
+        for _ in range(count):
+            start = time.perf_counter()
+            assert client.get(f"{url}/v1/model").status_code == 200
+            times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def closed_within(sock: socket.socket, seconds: float) -> bool:
+    """The peer closed (or reset) the connection within ``seconds``."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+@pytest.mark.slow  # about 10 s: 200 sockets held to a 2 s header timeout, twice measured
+def test_slowloris_sockets_are_closed_and_good_clients_keep_their_p50(model):
+    config = ServeConfig(header_timeout_s=2.0, body_timeout_s=2.0)
+    with serving(create_app(model.loaded, config), config) as url:
+        port = int(url.rsplit(":", 1)[1])
+        before = p50_seconds(url)
+        opened = time.monotonic()
+        loris = []
+        for index in range(200):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if index % 2:  # half send a partial request, half nothing at all
+                sock.sendall(b"GET /v1/model HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: ")
+            loris.append(sock)
+        during = p50_seconds(url)
+        for sock in loris:  # a byte more now and then does not restart the clock
+            with contextlib.suppress(OSError):
+                sock.sendall(b"a")
+        closed = [
+            closed_within(sock, max(0.1, opened + 2.0 + 1.5 - time.monotonic())) for sock in loris
+        ]
+        took = time.monotonic() - opened
+        for sock in loris:
+            sock.close()
+        assert all(closed), f"{closed.count(False)} of 200 still open after {took:.1f} s"
+        assert during < max(3 * before, before + 0.05), (before, during)
+
+
+def test_a_trickled_upload_is_cut_at_the_body_timeout(model):
+    config = ServeConfig(header_timeout_s=2.0, body_timeout_s=1.5)
+    with serving(create_app(model.loaded, config), config) as url:
+        port = int(url.rsplit(":", 1)[1])
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(
+            b"POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
+            b"Content-Length: 10000000\r\n\r\n"
+        )
+        started = time.monotonic()
+        cut = None
+        while time.monotonic() - started < 6:
+            try:
+                sock.sendall(b"\xff" * 1024)
+            except OSError:
+                cut = time.monotonic() - started
+                break
+            time.sleep(0.05)
+        sock.close()
+        assert cut is not None and cut < 3.5, cut
+
+
+def test_a_refused_body_is_not_read_to_its_end(model):
+    """413 from Content-Length: the server stops reading; the client, still sending, is
+    cut off within about a second instead of pushing its whole body."""
+    config = ServeConfig(max_upload_mb=1)
+    with serving(create_app(model.loaded, config), config) as url:
+        port = int(url.rsplit(":", 1)[1])
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(
+            b"POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
+            b"Content-Length: 1000000000\r\n\r\n"
+        )
+        sent, started = 0, time.monotonic()
+        chunk = b"\x00" * 65536
+        sock.settimeout(0.5)
+        with contextlib.suppress(OSError):
+            while time.monotonic() - started < 8:
+                sent += sock.send(chunk)
+        sock.close()
+        assert sent < 200 * 2**20, f"{sent / 2**20:.0f} MB pushed"
+
+
+# --- bugs: each a traceback or a wrong status before ----------------------------------------
+
+
+def first_jpeg(coco_val_dir: Path) -> bytes:
+    return sorted(coco_val_dir.glob("*.jpg"))[0].read_bytes()
+
+
+def detections(response: httpx.Response) -> list:
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+def test_odd_but_valid_images_are_taken(detect_server, coco_val_dir):
+    """Bytes after the end marker, a phone's MPO (two pictures), base64 with line breaks:
+    each answers as the plain JPEG does."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    jpeg = first_jpeg(coco_val_dir)
+    url = f"{detect_server}/v1/detect"
+    plain = detections(httpx.post(url, files=[("image", jpeg)], timeout=60))
+    padded = detections(httpx.post(url, files=[("image", jpeg + b"\x00" * 200)], timeout=60))
+    assert padded == plain
+    picture = Image.open(io.BytesIO(jpeg))
+    mpo = io.BytesIO()
+    picture.save(mpo, "MPO", save_all=True, append_images=[picture.rotate(90)], quality=95)
+    assert Image.open(io.BytesIO(mpo.getvalue())).format == "MPO"
+    result = detections(httpx.post(url, files=[("image", mpo.getvalue())], timeout=60))
+    assert (result[0]["width"], result[0]["height"]) == picture.size
+    wrapped = base64.encodebytes(jpeg).decode()  # 76 characters a line
+    assert "\n" in wrapped
+    assert detections(httpx.post(url, json={"images": [wrapped]}, timeout=60)) == plain
+
+
+def test_hostile_bodies_get_one_4xx_each_and_no_traceback(stream_server, caplog):
+    url = stream_server
+    nested = "[" * 100_000
+    cases = [
+        (httpx.post(f"{url}/v1/detect", content=nested, headers=JSON), 422),
+        (httpx.post(f"{url}/v1/streams", content=nested, headers=JSON), 400),
+        (httpx.post(f"{url}/v1/detect?classes=,,,", json={"images": ["AA=="]}), 422),
+        (
+            httpx.post(
+                f"{url}/v1/streams",
+                content='{"source": "http://127.0.0.2:1/", "tracker": {"lost_frames": Infinity}}',
+                headers=JSON,
+            ),
+            422,
+        ),
+        (httpx.post(f"{url}/v1/streams", content=chunks(25), headers=JSON, timeout=60), 413),
+        (httpx.post(f"{url}/v1/detect", content=chunks(25), headers=JSON, timeout=60), 413),
+    ]
+    for index, (response, status) in enumerate(cases):
+        assert response.status_code == status, (index, response.text)
+        assert response.json()["error"]["message"]
+    assert not [r for r in caplog.records if r.exc_info], "a 4xx logged a traceback"
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def chunks(megabytes: int):
+    """A chunked body (no Content-Length) of ``megabytes`` MB."""
+    block = b" " * 2**20
+    for _ in range(megabytes):
+        yield block

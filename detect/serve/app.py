@@ -106,17 +106,22 @@ def create_app(loaded: LoadedDetector, config: ServeConfig) -> FastAPI:
     /readyz says so)."""
     state = State(loaded, config)
 
+    async def warm_up() -> None:
+        """The first detector call (slow on every backend) while the server already listens:
+        /healthz answers meanwhile, /readyz says 503 until it is done."""
+        await state.batcher.detect([np.zeros((3, 64, 64), np.uint8)])
+        state.ready = True
+        log.info("ready: %s", loaded.description)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.batcher.start()
-        warm = np.zeros((3, 64, 64), np.uint8)
-        await state.batcher.detect([warm])
-        state.ready = True
-        log.info("ready: %s", loaded.description)
+        warming = asyncio.create_task(warm_up(), name="warm-up")
         try:
             yield
         finally:
             state.ready = False
+            warming.cancel()
             await state.streams.close_all()
             await state.batcher.stop()
 
@@ -158,7 +163,7 @@ def add_routes(app: FastAPI, state: State) -> None:
 
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> JSONResponse:
-        """The model is loaded and warm (503 until then, and while shutting down)."""
+        """The model is loaded and warm (503 until then, and while shutting down; no key)."""
         if not state.ready:
             return JSONResponse({"status": "starting"}, 503)
         return JSONResponse({"status": "ready", "model": loaded.description})

@@ -504,3 +504,141 @@ def chunks(megabytes: int):
     block = b" " * 2**20
     for _ in range(megabytes):
         yield block
+
+
+# --- operations -----------------------------------------------------------------------------
+
+
+class SlowFirstCall:
+    """The detector, its first call (the warm-up) 3 s slow."""
+
+    def __init__(self, detector) -> None:
+        self.detector, self.calls = detector, 0
+
+    def __call__(self, images):
+        self.calls += 1
+        if self.calls == 1:
+            time.sleep(3)
+        return self.detector(images)
+
+
+def test_healthz_answers_during_warm_up_and_readyz_waits(model):
+    import dataclasses
+
+    from serve.hostile import free_port
+
+    from detect.serve.run import Server
+
+    loaded = dataclasses.replace(model.loaded, detector=SlowFirstCall(model.loaded.detector))
+    config = ServeConfig(port=free_port(), api_key="k")
+    server = Server(create_app(loaded, config), config)
+    server.config.log_level = "warning"
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{config.port}"
+    try:
+        seen = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"{url}/healthz", timeout=2).status_code
+                ready = httpx.get(f"{url}/readyz", timeout=2).status_code
+            except httpx.TransportError:
+                time.sleep(0.05)
+                continue
+            seen.append((health, ready))
+            if ready == 200:
+                break
+            time.sleep(0.1)
+        assert (200, 503) in seen and seen[-1] == (200, 200), seen
+    finally:
+        server.stop()
+        thread.join(timeout=30)
+
+
+@pytest.mark.slow  # two worker processes load the model: about 20-40 s
+def test_workers_die_with_their_parent_and_metrics_add_up(trained_like_ckpt: Path, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from serve.hostile import free_port
+    from support.paths import PROJECT
+    from support.tools import ENV
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**ENV, "DETECT_CACHE": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "detect", "serve", f"ckpt={trained_like_ckpt}"]
+    command += [f"port={port}", "serve.workers=2", "threads=1"]
+    parent = subprocess.Popen(
+        command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not ready_workers(url, parent, 2):
+            assert time.monotonic() < deadline, "two workers never answered"
+            time.sleep(0.5)
+        for _ in range(10):
+            assert httpx.get(f"{url}/v1/model", timeout=10).status_code == 200
+        scrapes = [model_requests(httpx.get(f"{url}/metrics", timeout=10).text) for _ in range(6)]
+        assert min(scrapes) >= 10, scrapes  # every scrape counts both workers' requests
+        workers = children(parent.pid)
+        assert len(workers) >= 2, workers
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        killed_at = time.monotonic()
+        while time.monotonic() - killed_at < 5 and (alive(workers) or listening(port)):
+            time.sleep(0.1)
+        assert not listening(port) and not alive(workers), "an orphan still serves the port"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for pid in children(parent.pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def ready_workers(url: str, parent, count: int) -> bool:
+    assert parent.poll() is None, "detect serve exited"
+    try:
+        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200 and (
+            len(children(parent.pid)) >= count
+        )
+    except httpx.TransportError:
+        return False
+
+
+def model_requests(metrics: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("detect_requests_total{") and 'route="/v1/model"' in line
+    )
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def alive(pids: list[int]) -> bool:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z":
+                return True
+    return False
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0

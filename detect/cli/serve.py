@@ -25,5 +25,8 @@ def run_serve(cfg: DictConfig) -> None:
     from detect.serve.run import check_port, load_model, serve
 
     check_port(config)
-    loaded = load_model(load)
-    serve(config, loaded=loaded if config.workers == 1 else None, load=load)
+    if config.workers == 1:
+        serve(config, loaded=load_model(load), load=load)
+        return
+    load_model(load)  # checks the file and fills the export cache; each worker loads its own
+    serve(config, load=load)  # (the parent keeps no copy: it only supervises)

@@ -135,6 +135,7 @@ class VideoSource(Source):
     expected: int | None = None
     ffmpeg_options: str | None = None  # FFmpeg's open options (the server limits protocols)
     barren: int = 0  # reopens in a row that gave no decodable frame (reset by a frame)
+    finite: bool = False  # a URL serving a file (its frame count known): not reopened at its end
 
     def open(self) -> cv2.VideoCapture:
         """A new capture, or a :class:`SourceError` that says why not."""
@@ -163,6 +164,9 @@ class VideoSource(Source):
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else None
         count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        # a URL whose container lists its frames is a file over HTTP, not a camera: its end is
+        # the end (reopening it would download it again and again as if live)
+        self.finite = self.kind == "stream" and count > 0
         self.expected = count if count > 0 and not self.live else None
         self.length = self.expected if not self.loop else None
 
@@ -180,7 +184,7 @@ class VideoSource(Source):
                         return
                 ok, bgr = self.capture.read()
                 if not ok:
-                    if self.live and self.reopen(stop):
+                    if self.live and not self.finite and self.reopen(stop):
                         segment += 1
                         continue
                     self.check_complete(this_pass)

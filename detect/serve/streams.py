@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 STALL_S = 1.5  # a live source without a frame for this long (and 5 frame periods) is reconnecting
 JPEG_QUALITY = 80
+FPS_WINDOW_S = 2.0  # a stream's fps: frames published over this many seconds
 
 
 class StreamHandle:
@@ -64,6 +65,7 @@ class StreamHandle:
         self.finished = threading.Event()
         self.stopping = False
         self.last_frame_at: float | None = None
+        self.recent: collections.deque[float] = collections.deque()  # publish times
         self.fps = 0.0
         self.thread = threading.Thread(target=self.run, name=f"stream {stream_id}", daemon=True)
 
@@ -89,9 +91,11 @@ class StreamHandle:
             record["seq"] = self.seq
             self.history.append((self.seq, record))
             self.latest = result
-            if self.last_frame_at is not None:
-                rate = 1.0 / max(now - self.last_frame_at, 1e-6)
-                self.fps = rate if self.fps == 0 else 0.9 * self.fps + 0.1 * rate
+            self.recent.append(now)
+            while now - self.recent[0] > FPS_WINDOW_S:
+                self.recent.popleft()
+            span = now - self.recent[0]  # frames over the last seconds, not one gap: a batch
+            self.fps = (len(self.recent) - 1) / span if span > 0 else 0.0  # lands at once
             self.last_frame_at = now
             if result.counts is not None:
                 self.counts = record["counts"]

@@ -642,3 +642,27 @@ def listening(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.5)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_video_file_over_http_ends_instead_of_reloading(stream_server, tmp_path):
+    """A clip served as a plain file: one download, the stream ends (before: re-downloaded
+    as a live source, 58 times in 40 s); its fps reads a rate, not one gap's inverse."""
+    from support.streams import write_clip
+
+    write_clip(tmp_path / "clip.mp4", 30)
+    data = (tmp_path / "clip.mp4").read_bytes()
+    with Listener(ALLOWED, {"/clip.mp4": body(data, "video/mp4")}) as server:
+        response = add_stream(stream_server, server.url("/clip.mp4"))
+        assert response.status_code == 201, response.text
+        stream_id = response.json()["id"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            info = httpx.get(f"{stream_server}/v1/streams/{stream_id}", timeout=5).json()
+            if info["state"] in ("ended", "failed"):
+                break
+            time.sleep(0.2)
+        time.sleep(1.0)
+        assert info["state"] == "ended", info
+        assert info["reconnects"] == 0
+        assert len(server.requests) <= 3, server.requests  # the open, maybe a range or two
+        assert info["fps"] < 1000, info

@@ -266,27 +266,54 @@ class VideoSource(Source):
             self.capture = None
 
 
-_OPTIONS_LOCK = threading.Lock()
+class _SharedOptions:
+    """``OPENCV_FFMPEG_CAPTURE_OPTIONS`` is one variable per process, read by OpenCV at each
+    open: opens with the same options run together, one with other options waits until
+    they are done (a source slow to answer delays only opens that need other options)."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.current: str | None = None
+        self.users = 0
+        self.before: str | None = None
+
+    @contextlib.contextmanager
+    def using(self, options: str) -> Iterator[None]:
+        with self.changed:
+            self.changed.wait_for(lambda: self.users == 0 or self.current == options)
+            if self.users == 0:
+                self.before = os.environ.get(FFMPEG_OPTIONS_ENV)
+                os.environ[FFMPEG_OPTIONS_ENV] = options
+                self.current = options
+            self.users += 1
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.users -= 1
+                if self.users == 0:
+                    if self.before is None:
+                        os.environ.pop(FFMPEG_OPTIONS_ENV, None)
+                    else:
+                        os.environ[FFMPEG_OPTIONS_ENV] = self.before
+                    self.current = None
+                    self.changed.notify_all()
+
+
+_OPTIONS = _SharedOptions()
 
 
 @contextlib.contextmanager
 def capture_options(options: str | None) -> Iterator[None]:
     """FFmpeg's open options for the captures opened inside (``key;value|key;value``, as
-    OpenCV reads ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` at each open): one open at a time sets
-    them, so sources with different options never see each other's. None: as they are."""
+    OpenCV reads ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` at each open): sources with different
+    options never see each other's; sources with the same ones open at once. None: as they
+    are."""
     if options is None:
         yield
         return
-    with _OPTIONS_LOCK:
-        before = os.environ.get(FFMPEG_OPTIONS_ENV)
-        os.environ[FFMPEG_OPTIONS_ENV] = options
-        try:
-            yield
-        finally:
-            if before is None:
-                del os.environ[FFMPEG_OPTIONS_ENV]
-            else:
-                os.environ[FFMPEG_OPTIONS_ENV] = before
+    with _OPTIONS.using(options):
+        yield
 
 
 def expand(spec: str) -> list[Path]:

@@ -20,6 +20,10 @@ The check covers every connection FFmpeg makes, not only the URL typed:
   changes its answer after the check (rebinding) reaches nothing new.
 - *No redirects.* FFmpeg's HTTP client is held to ``max_redirects=0``: a 3xx fails the open
   (422) instead of being followed to a host nobody checked (``Location: //host/`` too).
+- *A probe first.* ``http``/``rtsp`` sources must send a status line to a plain request of
+  ours within ``serve.stream_timeout_s`` before FFmpeg opens them (OpenCV opens FFmpeg
+  captures one at a time per process: a source that accepts and stays silent would hold
+  every other open); a redirect is refused there by name.
 - *No playlists.* HLS, DASH, concat, SDP and the other demuxers that open further URLs are
   outside ``format_whitelist``, and FFmpeg's protocols are held to those of the source's kind
   (``protocol_whitelist``: no ``udp``/``rtp``, which an SDP could aim anywhere; no
@@ -88,6 +92,7 @@ class CheckedSource:
     spec: str
     ffmpeg_options: str
     name: str = ""  # what the user gave (``spec`` may name the checked address instead)
+    host_header: str | None = None  # the name the request carries (a pinned URL's)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -155,10 +160,12 @@ class SourcePolicy:
         for address in addresses:
             self.check_address(host, address)
         named = f"[{host}]" if ":" in host else host
+        authority = named if port is None else f"{named}:{port}"
         return CheckedSource(
             pinned_url(parts, scheme, addresses[0], port),
-            pinned_options(scheme, named if port is None else f"{named}:{port}", host),
+            pinned_options(scheme, authority, host),
             source,
+            authority,
         )
 
     def check_address(self, host: str, address: Address) -> None:
@@ -243,7 +250,11 @@ def pinned_url(parts: SplitResult, scheme: str, address: Address, port: int | No
 
 
 def pinned_options(scheme: str, authority: str, host: str) -> str:
-    """FFmpeg's options for a pinned URL: the name for HTTP's Host header and TLS's SNI."""
+    """FFmpeg's options for a pinned URL: the name for HTTP's Host header and TLS's SNI. A host
+    given as an address needs neither, and shares the common options (opens with equal
+    options run at once: see :func:`detect.inference.sources.capture_options`)."""
+    if _is_network(host):
+        return NETWORK_OPTIONS
     options = NETWORK_OPTIONS
     if scheme in ("http", "https"):
         options += f"|headers;Host: {authority}\r\n"
@@ -258,3 +269,49 @@ def _is_network(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+PROBES = {  # the first line a server of each kind answers with
+    "http": (
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: detect\r\nConnection: close\r\n\r\n"
+    ),
+    "rtsp": "OPTIONS {url} RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: detect\r\n\r\n",
+}
+
+
+def probe(checked: CheckedSource, timeout_s: float) -> None:
+    """The source answers at all within ``timeout_s`` (its status line), checked with a plain
+    socket before FFmpeg opens it: OpenCV opens FFmpeg captures one at a time process-wide, so
+    a source that accepts and never answers would otherwise hold every other open for
+    ``timeout_s``. An HTTP redirect is refused here, by name. Plain ``http`` and ``rtsp``
+    only (TLS and RTMP go to FFmpeg as they are)."""
+    parts = urlsplit(checked.spec)
+    scheme = parts.scheme
+    if scheme not in PROBES:
+        return
+    host = checked.host_header or parts.netloc.rpartition("@")[2]
+    request = PROBES[scheme].format(
+        path=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+        host=host,
+        url=checked.spec,
+    )
+    address = (parts.hostname or "", parts.port or DEFAULT_PORTS[scheme])
+    try:
+        with socket.create_connection(address, timeout=timeout_s) as connection:
+            connection.settimeout(timeout_s)
+            connection.sendall(request.encode("latin-1"))
+            first = connection.recv(64)
+    except OSError as error:
+        raise ApiError(
+            422, f"source: {checked.name} does not answer ({error or 'timed out'})", "source"
+        ) from None
+    status = first.split(b" ", 2)
+    if not first:
+        raise ApiError(422, f"source: {checked.name} closed without answering", "source")
+    if scheme == "http" and len(status) > 1 and status[1][:1] == b"3":
+        raise ApiError(
+            422,
+            f"source: {checked.name} redirects (HTTP {status[1].decode('latin-1')}); redirects "
+            "are not followed: give the final URL",
+            "source",
+        )

@@ -31,7 +31,7 @@ from detect.inference.tracking import TrackerConfig
 from detect.serve.config import ServeConfig
 from detect.serve.problems import ApiError
 from detect.serve.schemas import StreamRequest
-from detect.serve.security import SourcePolicy
+from detect.serve.security import SourcePolicy, probe
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +227,7 @@ class StreamRegistry:
                 )
             self.opening += 1
         try:
+            await asyncio.to_thread(probe, checked, self.config.stream_timeout_s)
             sources = await asyncio.to_thread(
                 open_sources,
                 [checked.spec],

@@ -182,3 +182,15 @@ def ready(url: str) -> bool:
         return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def first_then(first: Reply, later: Reply) -> Reply:
+    """``first`` for the first request, ``later`` for every one after (a server that shows
+    a probe one face and the real client another)."""
+    calls = []
+
+    def reply(handler: BaseHTTPRequestHandler) -> None:
+        calls.append(1)
+        (first if len(calls) == 1 else later)(handler)
+
+    return reply

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve.hostile import Listener, PeakRSS, body, forged_jpeg, mjpeg, redirect, serving
+from serve.hostile import Listener, PeakRSS, body, first_then, forged_jpeg, mjpeg, redirect, serving
 from support.mjpeg_server import encode_clip
 from support.server import running
 
@@ -69,6 +69,15 @@ def test_a_redirect_to_a_refused_host_reaches_nothing(stream_server, refused, re
         response = add_stream(stream_server, allowed.url("/go"))
     assert response.status_code == 422, response.text
     assert allowed.requests and refused.connections == 0
+
+
+def test_a_redirect_shown_only_to_ffmpeg_is_not_followed(stream_server, refused, frames):
+    """The probe gets a camera's answer, FFmpeg's own request a 302: max_redirects=0."""
+    two_faced = first_then(mjpeg(frames, seconds=1), redirect(refused.url("/clip")))
+    with Listener(ALLOWED, {"/go": two_faced}) as allowed:
+        response = add_stream(stream_server, allowed.url("/go"))
+    assert response.status_code == 422, response.text
+    assert len(allowed.requests) >= 2 and refused.connections == 0
 
 
 def test_an_hls_segment_on_a_refused_host_reaches_nothing(stream_server, refused):
@@ -666,3 +675,30 @@ def test_a_video_file_over_http_ends_instead_of_reloading(stream_server, tmp_pat
         assert info["reconnects"] == 0
         assert len(server.requests) <= 3, server.requests  # the open, maybe a range or two
         assert info["fps"] < 1000, info
+
+
+def test_a_source_that_never_answers_delays_only_itself(stream_server, frames):
+    """A listener that accepts and says nothing: its open waits out stream_timeout_s (5 s)
+    while another stream opens at once (before: the registry's lock held them all)."""
+    silent = socket.create_server((ALLOWED, 0))
+    port = silent.getsockname()[1]
+    results: dict[str, httpx.Response] = {}
+
+    def open_silent() -> None:
+        results["silent"] = add_stream(stream_server, f"http://{ALLOWED}:{port}/cam")
+
+    opener = threading.Thread(target=open_silent)
+    try:
+        with Listener(ALLOWED, {"/cam.mjpg": mjpeg(frames, seconds=3)}) as camera:
+            opener.start()
+            time.sleep(0.5)  # the silent source is being opened
+            started = time.monotonic()
+            response = add_stream(stream_server, camera.url("/cam.mjpg"))
+            took = time.monotonic() - started
+            assert response.status_code == 201, response.text
+            assert took < 3.0, took
+            httpx.delete(f"{stream_server}/v1/streams/{response.json()['id']}", timeout=30)
+            opener.join(30)
+        assert results["silent"].status_code == 422, results["silent"].text
+    finally:
+        silent.close()

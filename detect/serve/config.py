@@ -23,7 +23,8 @@ class ServeConfig:
     ``max_queued_pixels``: decoded pixels in flight across requests (beyond: 503);
     ``decode_min_side``: a large JPEG is decoded reduced (1/2, 1/4, 1/8: libjpeg's DCT
     scaling) while its shorter side stays at least this; ``max_images``: images per request.
-    ``api_key``: every route but /healthz needs ``Authorization: Bearer <key>`` (None: open).
+    ``api_key``: every route but /healthz, /readyz, the page and /docs needs
+    ``Authorization: Bearer <key>`` (None: open).
     ``trusted_hosts``: the ``Host`` names answered (others: 421); None: loopback names and the
     listening address; ``["*"]``: any (behind a proxy that checks it).
     ``stream_dirs``: folders whose video files streams may read; ``allowed_hosts``: hosts or

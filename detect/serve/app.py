@@ -124,6 +124,7 @@ def create_app(loaded: LoadedDetector, config: ServeConfig) -> FastAPI:
             warming.cancel()
             await state.streams.close_all()
             await state.batcher.stop()
+            state.metrics.close()
 
     app = FastAPI(
         title="detect",

@@ -114,6 +114,13 @@ class Metrics:
         if self.shared:
             self.depth.set(self.queue_depth())
 
+    def close(self) -> None:
+        """This worker is stopping: its live gauges (in progress, queue depth) leave the sums."""
+        if self.shared:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid())
+
     def render(self) -> bytes:
         if not self.shared:
             return generate_latest(self.registry)

@@ -22,7 +22,11 @@ def run_serve(cfg: DictConfig) -> None:
         "cache_dir": cfg.cache_dir,
         "hub": OmegaConf.to_container(cfg.hub, resolve=True),
     }
-    from detect.serve.run import load_model, serve
+    from detect.serve.run import check_port, load_model, serve
 
-    loaded = load_model(load)
-    serve(config, loaded=loaded if config.workers == 1 else None, load=load)
+    check_port(config)
+    if config.workers == 1:
+        serve(config, loaded=load_model(load), load=load)
+        return
+    load_model(load)  # checks the file and fills the export cache; each worker loads its own
+    serve(config, load=load)  # (the parent keeps no copy: it only supervises)

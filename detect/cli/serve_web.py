@@ -9,7 +9,8 @@ from detect.export.web import server
 
 def run_serve_web(cfg: DictConfig) -> None:
     """Serve ``cfg.folder`` until interrupted (Ctrl-C)."""
-    httpd = server(cfg.folder, cfg.port, cfg.host)
+    trusted = cfg.get("trusted_hosts")
+    httpd = server(cfg.folder, cfg.port, cfg.host, None if trusted is None else tuple(trusted))
     host, port = httpd.server_address[:2]
     print(f"serving {cfg.folder} at http://{host}:{port}/ (cross-origin isolated; Ctrl-C stops)")
     try:

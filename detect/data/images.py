@@ -66,20 +66,54 @@ def read_image(path: str | Path, order: Literal["rgb", "bgr"] = "rgb") -> np.nda
     return decode_image(data, path, order)
 
 
+def jpeg_end(data: bytes) -> int | None:
+    """Where a JPEG's first image ends (just past its EOI marker), walking its segments and
+    scans, or None when its bytes end first: bytes after the image (padding, a phone's MPO
+    second picture) are not a truncation, and an EXIF thumbnail's own EOI is not the image's."""
+    size, at = len(data), 2
+    while at + 4 <= size:
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker == 0xD9:
+            return at + 2
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # no length
+            at += 2
+            continue
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker == 0xDA:  # a scan: entropy-coded bytes up to the next real marker
+            while True:
+                at = data.find(b"\xff", at)
+                if at < 0 or at + 1 >= size:
+                    return None
+                following = data[at + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                    at += 1 if following == 0xFF else 2
+                    continue
+                break
+    return at + 2 if data[at : at + 2] == JPEG_END else None
+
+
 def decode_image(
-    data: np.ndarray | bytes, name: object, order: Literal["rgb", "bgr"] = "bgr"
+    data: np.ndarray | bytes,
+    name: object,
+    order: Literal["rgb", "bgr"] = "bgr",
+    flags: int = cv2.IMREAD_COLOR,
 ) -> np.ndarray:
     """An encoded image's bytes (a file's, an upload's) → (H, W, 3) uint8 in ``order``, or an
-    :class:`ImageError` naming ``name``: the one decoder of files and the server's uploads."""
+    :class:`ImageError` naming ``name``: the one decoder of files and the server's uploads
+    (``flags``: OpenCV's, e.g. ``IMREAD_REDUCED_COLOR_4`` to decode a JPEG at a quarter)."""
     data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
     if data.size == 0:  # emptied since the probe
         raise ImageError(name, "empty file (0 bytes)")
-    # OpenCV decodes a truncated JPEG without complaint, filling the missing rows with grey;
-    # a JPEG must end with the EOI marker (FF D9), allowing a little trailing padding.
-    if data[:2].tobytes() == JPEG_START and JPEG_END not in data[-64:].tobytes():
+    # OpenCV decodes a truncated JPEG without complaint, filling the missing rows with grey
+    if data[:2].tobytes() == JPEG_START and jpeg_end(data.tobytes()) is None:
         raise ImageError(name, "truncated JPEG (no end-of-image marker)")
     try:
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        image = cv2.imdecode(data, flags)
     except cv2.error:
         image = None
     if image is None:

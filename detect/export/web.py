@@ -10,27 +10,22 @@ page: :func:`serve` sends the two headers (COOP ``same-origin``, COEP ``require-
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import ClassVar
 
 from detect.errors import ConfigError
 from detect.export.metadata import ExportMetadata
 from detect.export.web_runtime import FILES, copy_runtime
+from detect.export.web_server import ISOLATION_HEADERS as ISOLATION_HEADERS  # re-exported
+from detect.export.web_server import FolderServer, serve_folder
 from detect.io import atomic_write
 
 PAGE_FILES = ("index.html", "detect.js")
 MODEL = "model.onnx"
-ISOLATION_HEADERS = {
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Embedder-Policy": "require-corp",
-}
 
 
 def write_web(folder: str | Path, onnx: bytes, metadata: ExportMetadata, runtime: Path) -> Path:
@@ -62,33 +57,15 @@ def check_folder(folder: str | Path) -> Path:
     return folder
 
 
-class IsolatedHandler(SimpleHTTPRequestHandler):
-    """Static files with the cross-origin isolation headers, ``.mjs`` as JavaScript, quiet."""
-
-    extensions_map: ClassVar[dict[str, str]] = {
-        **SimpleHTTPRequestHandler.extensions_map,
-        ".mjs": "text/javascript",
-        ".wasm": "application/wasm",
-    }
-
-    def end_headers(self) -> None:
-        for key, value in ISOLATION_HEADERS.items():
-            self.send_header(key, value)
-        self.send_header("Cache-Control", "no-cache")
-        super().end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def server(folder: str | Path, port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+def server(
+    folder: str | Path,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    trusted_hosts: tuple[str, ...] | None = None,
+) -> FolderServer:
     """An HTTP server for ``folder`` (checked) with the isolation headers; ``port=0``: any free
-    one (``server.server_address[1]``)."""
-    handler = functools.partial(IsolatedHandler, directory=str(check_folder(folder)))
-    try:
-        return ThreadingHTTPServer((host, port), handler)
-    except OSError as error:
-        raise ConfigError(f"cannot listen on {host}:{port} ({error.strerror})") from None
+    one (``server.server_address[1]``). See :mod:`detect.export.web_server`."""
+    return serve_folder(check_folder(folder), port, host, trusted_hosts)
 
 
 @contextmanager

@@ -135,6 +135,7 @@ class VideoSource(Source):
     expected: int | None = None
     ffmpeg_options: str | None = None  # FFmpeg's open options (the server limits protocols)
     barren: int = 0  # reopens in a row that gave no decodable frame (reset by a frame)
+    finite: bool = False  # a URL serving a file (its frame count known): not reopened at its end
 
     def open(self) -> cv2.VideoCapture:
         """A new capture, or a :class:`SourceError` that says why not."""
@@ -163,6 +164,9 @@ class VideoSource(Source):
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else None
         count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        # a URL whose container lists its frames is a file over HTTP, not a camera: its end is
+        # the end (reopening it would download it again and again as if live)
+        self.finite = self.kind == "stream" and count > 0
         self.expected = count if count > 0 and not self.live else None
         self.length = self.expected if not self.loop else None
 
@@ -180,7 +184,7 @@ class VideoSource(Source):
                         return
                 ok, bgr = self.capture.read()
                 if not ok:
-                    if self.live and self.reopen(stop):
+                    if self.live and not self.finite and self.reopen(stop):
                         segment += 1
                         continue
                     self.check_complete(this_pass)
@@ -262,27 +266,54 @@ class VideoSource(Source):
             self.capture = None
 
 
-_OPTIONS_LOCK = threading.Lock()
+class _SharedOptions:
+    """``OPENCV_FFMPEG_CAPTURE_OPTIONS`` is one variable per process, read by OpenCV at each
+    open: opens with the same options run together, one with other options waits until
+    they are done (a source slow to answer delays only opens that need other options)."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.current: str | None = None
+        self.users = 0
+        self.before: str | None = None
+
+    @contextlib.contextmanager
+    def using(self, options: str) -> Iterator[None]:
+        with self.changed:
+            self.changed.wait_for(lambda: self.users == 0 or self.current == options)
+            if self.users == 0:
+                self.before = os.environ.get(FFMPEG_OPTIONS_ENV)
+                os.environ[FFMPEG_OPTIONS_ENV] = options
+                self.current = options
+            self.users += 1
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.users -= 1
+                if self.users == 0:
+                    if self.before is None:
+                        os.environ.pop(FFMPEG_OPTIONS_ENV, None)
+                    else:
+                        os.environ[FFMPEG_OPTIONS_ENV] = self.before
+                    self.current = None
+                    self.changed.notify_all()
+
+
+_OPTIONS = _SharedOptions()
 
 
 @contextlib.contextmanager
 def capture_options(options: str | None) -> Iterator[None]:
     """FFmpeg's open options for the captures opened inside (``key;value|key;value``, as
-    OpenCV reads ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` at each open): one open at a time sets
-    them, so sources with different options never see each other's. None: as they are."""
+    OpenCV reads ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` at each open): sources with different
+    options never see each other's; sources with the same ones open at once. None: as they
+    are."""
     if options is None:
         yield
         return
-    with _OPTIONS_LOCK:
-        before = os.environ.get(FFMPEG_OPTIONS_ENV)
-        os.environ[FFMPEG_OPTIONS_ENV] = options
-        try:
-            yield
-        finally:
-            if before is None:
-                del os.environ[FFMPEG_OPTIONS_ENV]
-            else:
-                os.environ[FFMPEG_OPTIONS_ENV] = before
+    with _OPTIONS.using(options):
+        yield
 
 
 def expand(spec: str) -> list[Path]:

@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -28,7 +28,7 @@ from detect.serve import problems
 from detect.serve.batcher import Batcher, Overloaded
 from detect.serve.config import ServeConfig
 from detect.serve.metrics import Metrics
-from detect.serve.middleware import AccessLog, ApiKey
+from detect.serve.middleware import AccessLog, ApiKey, SecurityHeaders, TrustedHosts
 from detect.serve.problems import ApiError
 from detect.serve.schemas import (
     DetectJSON,
@@ -39,7 +39,7 @@ from detect.serve.schemas import (
     StreamRequest,
 )
 from detect.serve.streams import StreamHandle, StreamRegistry
-from detect.serve.uploads import BodyLimit, decode_all, read_request
+from detect.serve.uploads import BodyLimit, Limits, decode_all, plan_all, read_request
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,8 @@ class State:
             config.queue_size,
             self.metrics.on_batch,
         )
+        self.limits = Limits(config.max_pixels, config.max_request_pixels, config.decode_min_side)
+        self.pixels = PixelBudget(config.max_queued_pixels)
         self.ready = False
         self.closing = threading.Event()  # shutdown began: live media responses end
 
@@ -104,31 +106,42 @@ def create_app(loaded: LoadedDetector, config: ServeConfig) -> FastAPI:
     /readyz says so)."""
     state = State(loaded, config)
 
+    async def warm_up() -> None:
+        """The first detector call (slow on every backend) while the server already listens:
+        /healthz answers meanwhile, /readyz says 503 until it is done."""
+        await state.batcher.detect([np.zeros((3, 64, 64), np.uint8)])
+        state.ready = True
+        log.info("ready: %s", loaded.description)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.batcher.start()
-        warm = np.zeros((3, 64, 64), np.uint8)
-        await state.batcher.detect([warm])
-        state.ready = True
-        log.info("ready: %s", loaded.description)
+        warming = asyncio.create_task(warm_up(), name="warm-up")
         try:
             yield
         finally:
             state.ready = False
+            warming.cancel()
             await state.streams.close_all()
             await state.batcher.stop()
+            state.metrics.close()
 
     app = FastAPI(
         title="detect",
         summary="MobileNet + SSDLite detection: images, live streams, tracking and counts",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served below from the packaged Swagger UI, never a CDN
+        redoc_url=None,
+        redirect_slashes=False,  # its redirects echo the request's Host
     )
     app.state.shared = state
     problems.install(app)
     app.add_middleware(BodyLimit, limit=config.max_upload_bytes)
     if config.api_key:
         app.add_middleware(ApiKey, key=config.api_key)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(TrustedHosts, names=config.host_names)
     app.add_middleware(AccessLog, metrics=state.metrics, enabled=config.access_log)
     add_routes(app, state)
     return app
@@ -142,6 +155,8 @@ def add_routes(app: FastAPI, state: State) -> None:
     async def page() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"))
 
+    add_docs(app)
+
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
         """The process is up (no key needed)."""
@@ -149,7 +164,7 @@ def add_routes(app: FastAPI, state: State) -> None:
 
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> JSONResponse:
-        """The model is loaded and warm (503 until then, and while shutting down)."""
+        """The model is loaded and warm (503 until then, and while shutting down; no key)."""
         if not state.ready:
             return JSONResponse({"status": "starting"}, 503)
         return JSONResponse({"status": "ready", "model": loaded.description})
@@ -177,33 +192,58 @@ def add_routes(app: FastAPI, state: State) -> None:
         """Detections for one or more images (multipart field ``image``, or JSON ``images`` in
         base64), one result per image in request order."""
         uploads, options = await read_request(request, config.max_images)
+        if options.classes is not None and not options.classes:  # classes=,,, keeps nothing
+            raise ApiError(
+                422, "classes: names no class; leave it out to keep every class", "classes"
+            )
         try:
             classes = None if options.classes is None else loaded.categories.ids_of(options.classes)
         except DetectError as error:
             raise ApiError(422, str(error), "classes") from None
-        decoded = await decode_all(uploads, config.max_pixels)
-        try:
-            outputs = await state.batcher.detect([image.rgb for image in decoded])
-        except Overloaded as error:
-            state.metrics.rejected.inc()
+        if len(uploads) > config.queue_size:  # would be refused on every retry
             raise ApiError(
-                503,
-                f"busy: {error}; retry after {config.retry_after_s} s",
-                None,
-                {"Retry-After": str(config.retry_after_s)},
-            ) from None
+                413,
+                f"{len(uploads)} images in one request, over serve.queue_size="
+                f"{config.queue_size}: send at most that many",
+                "image",
+            )
+        plans = plan_all(uploads, state.limits)
+        pixels = sum(plan.pixels for plan in plans)
+        if not state.pixels.reserve(pixels):
+            busy(f"{state.pixels.used:,} decoded pixels in flight (serve.max_queued_pixels)")
+        try:
+            decoded = await decode_all(uploads, plans)
+            try:
+                outputs = await state.batcher.detect([image.rgb for image in decoded])
+            except Overloaded as error:
+                busy(str(error))
+        finally:
+            state.pixels.release(pixels)
         thresh = config.score_thresh if options.score_thresh is None else options.score_thresh
         results = [
             {
                 "width": image.width,
                 "height": image.height,
                 "detections": Detections.from_output(
-                    output, loaded.categories, thresh, classes, options.max_detections
+                    rescaled(output, image.scale),
+                    loaded.categories,
+                    thresh,
+                    classes,
+                    options.max_detections,
                 ).to_records(),
             }
             for image, output in zip(decoded, outputs, strict=True)
         ]
         return JSONResponse({"results": results})
+
+    def busy(reason: str) -> NoReturn:
+        state.metrics.rejected.inc()
+        raise ApiError(
+            503,
+            f"busy: {reason}; retry after {config.retry_after_s} s",
+            None,
+            {"Retry-After": str(config.retry_after_s)},
+        )
 
     def streams_allowed() -> None:
         if config.workers > 1:
@@ -257,6 +297,54 @@ def add_routes(app: FastAPI, state: State) -> None:
             media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
             headers={"Cache-Control": "no-cache"},
         )
+
+
+def add_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the swagger-ui-bundle package (the serve extra), on this
+    origin: no CDN, and nothing when the package is missing (``/openapi.json`` stays)."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        log.info("/docs is off: swagger-ui-bundle is not installed (/openapi.json is served)")
+        return
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="detect API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+
+def rescaled(output: dict[str, Any], scale: tuple[float, float]) -> dict[str, Any]:
+    """A detector's output on a reduced decode, its boxes in the file's pixels."""
+    if scale == (1.0, 1.0):
+        return output
+    boxes = np.asarray(output["boxes"], dtype=np.float32) * np.array(scale * 2, np.float32)
+    return {**output, "boxes": boxes}
+
+
+class PixelBudget:
+    """Decoded pixels in flight across requests (from the header check to the detector's
+    answer), at most ``limit``: what bounds the server's image memory, whatever the queue."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    def reserve(self, pixels: int) -> bool:
+        if self.used + pixels > self.limit:
+            return False
+        self.used += pixels
+        return True
+
+    def release(self, pixels: int) -> None:
+        self.used -= pixels
 
 
 async def sse(

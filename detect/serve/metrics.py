@@ -1,9 +1,15 @@
 """Prometheus metrics (prometheus-client), in a registry per app: requests by route and status,
 request latency, batch sizes and detector time, queue depth, and per stream its frames,
-drops, reconnects and state."""
+drops, reconnects and state.
+
+With ``serve.workers`` > 1 every worker writes its values to ``$PROMETHEUS_MULTIPROC_DIR``
+(prometheus-client's multiprocess mode, set up by :mod:`detect.serve.run`) and /metrics, in
+whichever worker answers, reads them all: the sums across workers (queue depth and requests in
+progress summed over the live ones)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -46,7 +52,10 @@ class Metrics:
     """The app's metrics; ``render()`` is the /metrics body."""
 
     def __init__(self, queue_depth: Callable[[], int], streams: Callable[[], list[dict]]) -> None:
-        self.registry = CollectorRegistry()
+        self.shared = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.queue_depth = queue_depth
+        # shared: the values live in the folder's files, read at render (none registered here)
+        self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "detect_requests",
             "HTTP requests",
@@ -73,26 +82,50 @@ class Metrics:
             registry=self.registry,
         )
         self.in_progress = Gauge(
-            "detect_requests_in_progress", "HTTP requests being answered", registry=self.registry
+            "detect_requests_in_progress",
+            "HTTP requests being answered",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.rejected = Counter(
             "detect_rejected",
             "requests refused because the queue was full",
             registry=self.registry,
         )
-        depth = Gauge(
-            "detect_queue_depth", "images waiting for the detector", registry=self.registry
+        self.depth = Gauge(
+            "detect_queue_depth",
+            "images waiting for the detector",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
-        depth.set_function(queue_depth)
+        if not self.shared:
+            self.depth.set_function(queue_depth)
         self.registry.register(StreamCollector(streams))
 
     def on_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
         self.batch_seconds.observe(seconds)
+        if self.shared:
+            self.depth.set(self.queue_depth())
 
     def on_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route).observe(seconds)
+        if self.shared:
+            self.depth.set(self.queue_depth())
+
+    def close(self) -> None:
+        """This worker is stopping: its live gauges (in progress, queue depth) leave the sums."""
+        if self.shared:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid())
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self.shared:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        everyone = CollectorRegistry()
+        multiprocess.MultiProcessCollector(everyone)
+        return generate_latest(everyone)

@@ -10,15 +10,15 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from detect.hosts import MISDIRECTED, host_allowed, host_name
 from detect.serve.metrics import Metrics
 from detect.serve.problems import ApiError, error_response
-from detect.serve.security import authorized, is_public
+from detect.serve.security import MEDIA_ROUTE, authorized, is_public
 
 access = logging.getLogger("detect.serve.access")
 
 Scope = MutableMapping[str, Any]
 App = Callable[..., Awaitable[None]]
-MEDIA_SUFFIXES = ("/events", "/video.mjpg")  # an <img> or EventSource sends no header
 
 
 class ApiKey:
@@ -34,7 +34,7 @@ class ApiKey:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        header = headers.get(b"authorization", b"").decode("latin-1") or None
+        header = headers.get(b"authorization") or None
         if not authorized(header, self.key) and not self.query_key(scope):
             message = (
                 "missing API key: send Authorization: Bearer <key>"
@@ -47,10 +47,69 @@ class ApiKey:
         await self.app(scope, receive, send)
 
     def query_key(self, scope: Scope) -> bool:
-        if scope["method"] != "GET" or not scope["path"].endswith(MEDIA_SUFFIXES):
+        if scope["method"] != "GET" or not MEDIA_ROUTE.fullmatch(scope["path"]):
             return False
-        keys = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("key", [])
-        return bool(keys) and authorized(f"Bearer {keys[-1]}", self.key)
+        keys = parse_qs(scope.get("query_string", b"").decode("latin-1"), encoding="utf-8")
+        given = keys.get("key", [])
+        return bool(given) and authorized(b"Bearer " + given[-1].encode("utf-8"), self.key)
+
+
+class TrustedHosts:
+    """A request naming a ``Host`` this server is not known by is refused (421): the DNS
+    rebinding guard (see :mod:`detect.serve.hosts`)."""
+
+    def __init__(self, app: App, names: tuple[str, ...]) -> None:
+        self.app, self.names = app, names
+
+    async def __call__(self, scope: Scope, receive, send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            raw = headers.get(b"host")
+            header = None if raw is None else raw.decode("latin-1")
+            if not host_allowed(header, self.names):
+                error = ApiError(421, MISDIRECTED.format(name=host_name(header)), "host")
+                await error_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+# the live page loads its script, style and frames from this origin only; Swagger UI (/docs)
+# needs its one inline script (the configuration FastAPI writes)
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+class SecurityHeaders:
+    """Every response says: no framing, no referrer, no type sniffing, this origin's content
+    only (``Content-Security-Policy``)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = DOCS_POLICY if scope["path"] == "/docs" else PAGE_POLICY
+
+        async def with_headers(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"content-security-policy", policy.encode()),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-content-type-options", b"nosniff"),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class AccessLog:

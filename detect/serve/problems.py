@@ -31,6 +31,11 @@ class ApiError(Exception):
         self.status, self.message, self.field, self.headers = status, message, field, headers
 
 
+class BodyTooLarge(Exception):
+    """Raised into the app's body reading once the body passes serve.max_upload_mb (the body
+    limit's middleware answers 413 in place of whatever the app answers)."""
+
+
 def error_body(status: int, message: str, field: str | None = None) -> dict[str, Any]:
     return {"error": {"status": status, "message": message, "field": field}}
 
@@ -66,6 +71,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DetectError)
     async def input_error(request: Request, error: DetectError) -> JSONResponse:
         return JSONResponse(error_body(422, str(error)), 422)
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: Request, error: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(error_body(413, str(error), "body"), 413)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, error: Exception) -> JSONResponse:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import threading
 import time
 import uuid
@@ -30,12 +31,13 @@ from detect.inference.tracking import TrackerConfig
 from detect.serve.config import ServeConfig
 from detect.serve.problems import ApiError
 from detect.serve.schemas import StreamRequest
-from detect.serve.security import SourcePolicy
+from detect.serve.security import SourcePolicy, probe
 
 log = logging.getLogger(__name__)
 
 STALL_S = 1.5  # a live source without a frame for this long (and 5 frame periods) is reconnecting
 JPEG_QUALITY = 80
+FPS_WINDOW_S = 2.0  # a stream's fps: frames published over this many seconds
 
 
 class StreamHandle:
@@ -63,6 +65,7 @@ class StreamHandle:
         self.finished = threading.Event()
         self.stopping = False
         self.last_frame_at: float | None = None
+        self.recent: collections.deque[float] = collections.deque()  # publish times
         self.fps = 0.0
         self.thread = threading.Thread(target=self.run, name=f"stream {stream_id}", daemon=True)
 
@@ -88,9 +91,11 @@ class StreamHandle:
             record["seq"] = self.seq
             self.history.append((self.seq, record))
             self.latest = result
-            if self.last_frame_at is not None:
-                rate = 1.0 / max(now - self.last_frame_at, 1e-6)
-                self.fps = rate if self.fps == 0 else 0.9 * self.fps + 0.1 * rate
+            self.recent.append(now)
+            while now - self.recent[0] > FPS_WINDOW_S:
+                self.recent.popleft()
+            span = now - self.recent[0]  # frames over the last seconds, not one gap: a batch
+            self.fps = (len(self.recent) - 1) / span if span > 0 else 0.0  # lands at once
             self.last_frame_at = now
             if result.counts is not None:
                 self.counts = record["counts"]
@@ -162,6 +167,13 @@ def tracker_config(values: dict[str, float]) -> TrackerConfig:
             f"tracker: unknown setting(s) {unknown}; known: {', '.join(sorted(known))}",
             "tracker",
         )
+    for key, value in values.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise ApiError(422, f"tracker.{key}: a finite number, not {value!r}", f"tracker.{key}")
     ints = {"confirm_hits", "lost_frames"}
     return TrackerConfig(**{k: int(v) if k in ints else v for k, v in values.items()})
 
@@ -172,9 +184,12 @@ class StreamRegistry:
 
     def __init__(self, loaded: LoadedDetector, config: ServeConfig) -> None:
         self.loaded, self.config = loaded, config
-        self.policy = SourcePolicy(config.stream_dirs, config.allowed_hosts)
+        self.policy = SourcePolicy(
+            config.stream_dirs, config.allowed_hosts, config.only_allowed_hosts
+        )
         self.streams: dict[str, StreamHandle] = {}
         self.lock = asyncio.Lock()
+        self.opening = 0  # sources being opened (each holds a slot of max_streams)
 
     def running(self) -> int:
         return sum(not handle.finished.is_set() for handle in self.streams.values())
@@ -202,34 +217,42 @@ class StreamRegistry:
         except DetectError as error:
             field = next((k for k in ("count", "tracker", "classes") if k in str(error)), None)
             raise ApiError(422, str(error), field) from None
-        async with self.lock:
-            if self.running() >= self.config.max_streams:
+        async with self.lock:  # a slot is taken here; the source opens outside the lock
+            if self.running() + self.opening >= self.config.max_streams:
                 raise ApiError(
                     429,
                     f"{self.config.max_streams} streams are running (serve.max_streams): delete "
                     "one first",
                     "source",
                 )
-            try:
-                sources = await asyncio.to_thread(
-                    open_sources,
-                    [checked.spec],
-                    request.loop,
-                    None,
-                    self.config.stream_timeout_s,
-                    checked.ffmpeg_options,
-                )
-            except DetectError as error:
-                raise ApiError(422, f"source: {error}", "source") from None
-            stream_id = uuid.uuid4().hex[:12]
-            try:
-                handle = StreamHandle(
-                    stream_id, sources[0], config, self.loaded, self.config.stream_history
-                )
-            except DetectError as error:
-                for source in sources:
-                    source.close()
-                raise ApiError(422, str(error), "count") from None
+            self.opening += 1
+        try:
+            await asyncio.to_thread(probe, checked, self.config.stream_timeout_s)
+            sources = await asyncio.to_thread(
+                open_sources,
+                [checked.spec],
+                request.loop,
+                None,
+                self.config.stream_timeout_s,
+                checked.ffmpeg_options,
+            )
+        except DetectError as error:
+            raise ApiError(
+                422, f"source: {error}".replace(checked.spec, checked.name), "source"
+            ) from None
+        finally:
+            self.opening -= 1
+        sources[0].name = checked.name
+        stream_id = uuid.uuid4().hex[:12]
+        try:
+            handle = StreamHandle(
+                stream_id, sources[0], config, self.loaded, self.config.stream_history
+            )
+        except DetectError as error:
+            for source in sources:
+                source.close()
+            raise ApiError(422, str(error), "count") from None
+        async with self.lock:
             self.streams[stream_id] = handle
             self.forget_finished()
         handle.start()

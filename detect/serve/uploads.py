@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import io
 import json
 import warnings
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
@@ -24,10 +26,16 @@ from starlette.requests import Request
 from detect.data.images import decode_image
 from detect.errors import ImageError
 from detect.inference.sources import to_rgb_chw
-from detect.serve.problems import ApiError, error_response
+from detect.serve.problems import ApiError, BodyTooLarge, error_response
 from detect.serve.schemas import DetectJSON, DetectOptions
 
-FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP"}
+FORMATS = {
+    "JPEG": "JPEG",
+    "MPO": "JPEG",
+    "PNG": "PNG",
+    "WEBP": "WebP",
+    "BMP": "BMP",
+}  # MPO: phones' JPEG
 OPTIONS = tuple(DetectOptions.model_fields)
 FIELD = "image"
 
@@ -42,14 +50,20 @@ class Upload:
 
 @dataclass
 class Decoded:
-    rgb: np.ndarray  # (3, H, W) uint8
-    width: int
+    rgb: np.ndarray  # (3, h, w) uint8, maybe reduced from the file's size
+    width: int  # the file's
     height: int
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """From the decoded pixels to the file's (x, y)."""
+        return self.width / self.rgb.shape[2], self.height / self.rgb.shape[1]
 
 
 class BodyLimit:
     """ASGI middleware: a body over ``limit`` bytes is refused (413) as soon as it is known:
-    from Content-Length before reading, else while the chunks arrive."""
+    from Content-Length before reading, else while the chunks arrive. Whatever the app makes
+    of the interrupted read (a parser's 400, a 422), the client gets the 413."""
 
     def __init__(self, app: Callable[..., Awaitable[None]], limit: int) -> None:
         self.app, self.limit = app, limit
@@ -65,17 +79,28 @@ class BodyLimit:
                 scope, receive, send
             )
             return
-        seen = 0
+        seen, over, started = 0, False, False
 
         async def counted() -> MutableMapping[str, Any]:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise ApiError(413, self.message(seen), "body")
+                over = True
+                raise BodyTooLarge(self.message(seen))
             return message
 
-        await self.app(scope, counted, send)
+        async def watched(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the app's own answer to the interrupted read: ours replaces it
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with contextlib.suppress(BodyTooLarge):
+            await self.app(scope, counted, watched)
+        if over and not started:
+            await error_response(ApiError(413, self.message(seen), "body"))(scope, receive, send)
 
     def message(self, size: int) -> str:
         return (
@@ -155,7 +180,7 @@ async def read_request(request: Request, max_images: int) -> tuple[list[Upload],
 async def read_form(request: Request, max_images: int) -> tuple[list[Upload], dict[str, Any]]:
     try:
         form = await request.form(max_files=max_images + 1, max_fields=32)
-    except ApiError:
+    except (ApiError, BodyTooLarge):
         raise
     except Exception as error:  # the multipart parser's own refusals
         raise ApiError(422, f"unreadable multipart body: {error}", "body") from None
@@ -189,8 +214,10 @@ async def read_form(request: Request, max_images: int) -> tuple[list[Upload], di
 async def read_json(request: Request, query: dict[str, Any]) -> tuple[list[Upload], DetectOptions]:
     try:
         body = json.loads(await request.body())
-    except ApiError:
+    except (ApiError, BodyTooLarge):
         raise
+    except RecursionError:
+        raise ApiError(422, "body: JSON nested too deeply", "body") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise ApiError(422, f"body: not valid JSON ({error})", "body") from None
     if not isinstance(body, dict):
@@ -202,24 +229,63 @@ async def read_json(request: Request, query: dict[str, Any]) -> tuple[list[Uploa
     uploads = []
     for index, text in enumerate(parsed.images):
         try:
-            data = base64.b64decode(text.split(",", 1)[-1], validate=True)
+            payload = "".join(text.split(",", 1)[-1].split())  # base64 -w76 breaks its lines
+            data = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
             raise ApiError(422, f"images[{index}]: not valid base64", f"images[{index}]") from None
         uploads.append(Upload(f"images[{index}]", data))
     return uploads, DetectOptions(**parsed.model_dump(exclude={"images"}))
 
 
-def check_header(upload: Upload, max_pixels: int) -> tuple[int, int]:
-    """(width, height) from the file's header, no pixels decoded: a type we do not take is a
-    415, more pixels than ``max_pixels`` a 413 (PIL's own bomb guard too)."""
-    accepted = ", ".join(FORMATS.values())
+@dataclass(frozen=True)
+class Plan:
+    """How an upload will be decoded, known from its header alone: its declared size, the
+    JPEG reduction (1, 2, 4 or 8: libjpeg's DCT scaling) and the pixels the decode makes."""
+
+    width: int
+    height: int
+    reduction: int
+
+    @property
+    def pixels(self) -> int:
+        return -(-self.width // self.reduction) * -(-self.height // self.reduction)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The decode's caps (``serve.*``): ``max_pixels`` per image and ``max_request_pixels``
+    per request, counted as decoded (after any reduction); ``decode_min_side``: a JPEG whose
+    shorter side is at least twice this is decoded reduced, its shorter side kept ≥ it."""
+
+    max_pixels: int
+    max_request_pixels: int
+    decode_min_side: int
+
+
+# the most pixels one byte of a file can declare and still fill: PNG's deflate expands at most
+# 1032:1, 8 one-bit pixels a byte; a Huffman-coded JPEG spends ≥ 1 bit per 8×8 block's DC
+# (progressive scans included): 512 pixels a byte; BMP's RLE 2 bytes per run of 255.
+PIXELS_PER_BYTE = {"PNG": 8 * 1032, "JPEG": 512, "MPO": 512, "BMP": 128}
+REDUCED = {
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
+HUFFMAN_FRAMES = {0xC0, 0xC1, 0xC2}  # baseline, extended, progressive (not arithmetic-coded)
+
+
+def check_header(upload: Upload, limits: Limits) -> Plan:
+    """The decode's plan from the file's header, no pixel decoded: a type we do not take is a
+    415, a size the file's bytes cannot fill a 422, more decoded pixels than
+    ``limits.max_pixels`` a 413 (PIL's own bomb guard too)."""
+    accepted = ", ".join(sorted(set(FORMATS.values())))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(upload.data)) as image:
                 kind, (width, height) = image.format, image.size
     except Image.DecompressionBombError as error:  # PIL's own guard, past 2 × its limit
-        message = f"{upload.field}: {error} (over serve.max_pixels={max_pixels:,})"
+        message = f"{upload.field}: {error} (over serve.max_pixels)"
         raise ApiError(413, message, upload.field) from None
     except (UnidentifiedImageError, OSError, ValueError):
         raise ApiError(
@@ -229,28 +295,77 @@ def check_header(upload: Upload, max_pixels: int) -> tuple[int, int]:
         raise ApiError(
             415, f"{upload.field}: {kind} images are not taken ({accepted})", upload.field
         )
-    if width * height > max_pixels:
+    per_byte = PIXELS_PER_BYTE.get(kind)
+    if kind in ("JPEG", "MPO") and jpeg_frame(upload.data) not in HUFFMAN_FRAMES:
+        per_byte = None  # arithmetic-coded: no floor, the reduced decode bounds it
+    if per_byte is not None and width * height > per_byte * len(upload.data):
         raise ApiError(
-            413,
-            f"{upload.field}: {width}×{height} = {width * height:,} pixels decoded, over "
-            f"serve.max_pixels={max_pixels:,}",
+            422,
+            f"{upload.field}: its header declares {width}×{height} but its "
+            f"{len(upload.data):,} bytes cannot hold that image (truncated or forged)",
             upload.field,
         )
-    return width, height
+    reduction = 1
+    if kind in ("JPEG", "MPO"):
+        while reduction < 8 and min(width, height) // (reduction * 2) >= limits.decode_min_side:
+            reduction *= 2
+    plan = Plan(width, height, reduction)
+    if plan.pixels > limits.max_pixels:
+        raise ApiError(
+            413,
+            f"{upload.field}: {width}×{height} decodes to {plan.pixels:,} pixels, over "
+            f"serve.max_pixels={limits.max_pixels:,}",
+            upload.field,
+        )
+    return plan
 
 
-def decode(upload: Upload, max_pixels: int) -> Decoded:
-    """Header checks, then the same decode as ``detect predict``'s image reader."""
-    check_header(upload, max_pixels)
+def jpeg_frame(data: bytes) -> int | None:
+    """The SOF marker of a JPEG (C0 baseline … CF), from its segments before the first scan."""
+    at = 2
+    while at + 4 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return marker
+        if marker == 0xDA:
+            return None
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return None
+
+
+def plan_all(uploads: list[Upload], limits: Limits) -> list[Plan]:
+    """Every upload's plan; the request's decoded pixels over ``max_request_pixels`` is a
+    413 (before any decode)."""
+    plans = [check_header(upload, limits) for upload in uploads]
+    total = sum(plan.pixels for plan in plans)
+    if total > limits.max_request_pixels:
+        raise ApiError(
+            413,
+            f"the request's images decode to {total:,} pixels, over "
+            f"serve.max_request_pixels={limits.max_request_pixels:,}: send fewer or smaller",
+            FIELD,
+        )
+    return plans
+
+
+def decode(upload: Upload, plan: Plan) -> Decoded:
+    """The same decode as ``detect predict``'s image reader, reduced as planned; ``width`` and
+    ``height`` stay the file's (boxes are scaled back to them)."""
+    flags = REDUCED.get(plan.reduction, cv2.IMREAD_COLOR)
     try:
-        bgr = decode_image(upload.data, upload.field)
+        bgr = decode_image(upload.data, upload.field, flags=flags)
     except ImageError as error:
         raise ApiError(422, f"{upload.field}: {error.reason}", upload.field) from None
-    return Decoded(to_rgb_chw(bgr), bgr.shape[1], bgr.shape[0])
+    return Decoded(to_rgb_chw(bgr), plan.width, plan.height)
 
 
-async def decode_all(uploads: list[Upload], max_pixels: int) -> list[Decoded]:
+async def decode_all(uploads: list[Upload], plans: list[Plan]) -> list[Decoded]:
     """Every upload decoded in worker threads (OpenCV releases the GIL)."""
     return list(
-        await asyncio.gather(*(asyncio.to_thread(decode, upload, max_pixels) for upload in uploads))
+        await asyncio.gather(
+            *(
+                asyncio.to_thread(decode, upload, plan)
+                for upload, plan in zip(uploads, plans, strict=True)
+            )
+        )
     )

@@ -124,9 +124,9 @@ def test_exposed_without_key_warns(caplog):
     from detect.serve.run import warn_if_exposed
 
     warn_if_exposed(ServeConfig(host="0.0.0.0"))
-    assert "without an API key" in caplog.text
+    assert "without an API key" in caplog.text and "trusted_hosts" in caplog.text
     caplog.clear()
-    warn_if_exposed(ServeConfig(host="0.0.0.0", api_key="k"))
+    warn_if_exposed(ServeConfig(host="0.0.0.0", api_key="k", trusted_hosts=("cam.example",)))
     warn_if_exposed(ServeConfig())
     assert caplog.text == ""
 

@@ -94,7 +94,7 @@ def test_missing_selenium_is_one_line_naming_the_extra(monkeypatch, tmp_path):
 
     for module in ("selenium", "selenium.webdriver"):  # not installed: neither imports
         monkeypatch.setitem(sys.modules, module, None)
-    with pytest.raises(MissingExtraError, match=r"pip install 'detect\[web\]'"):
+    with pytest.raises(MissingExtraError, match=r"pip install 'detect-ssdlite\[web\]'"):
         PageSession(tmp_path).__enter__()
 
 

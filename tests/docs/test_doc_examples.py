@@ -23,6 +23,10 @@ from doc_blocks import RUN, Block, all_blocks
 from support.paths import SHARED_DATA, needs_real_data, needs_videos
 
 BLOCKS = all_blocks()
+# what a test-with marker (invisible on the site) may add: settings that only make an example
+# cheaper — fewer epochs, frames or worker processes, the tiny debug preset. Anything an
+# example needs in order to work belongs in the command the reader sees.
+COST_ONLY = {"trainer.max_epochs", "debug", "max_frames", "video.frames", "loader.num_workers"}
 EXECUTED = [block for block in BLOCKS if block.no_test is None]
 CLIP = "car_traffic_small_640x360.mp4"
 PHOTOS = 3
@@ -85,6 +89,17 @@ def examples_home(
             check(block, run_block(block, home, examples_cache))
             assert (home / block.provides).exists(), f"docs/{block.id} wrote no {block.provides}"
     return home
+
+
+def test_hidden_overrides_only_make_an_example_cheaper():
+    hidden = {
+        f"docs/{block.id}: {override}"
+        for block in BLOCKS
+        for overrides in block.overrides.values()
+        for override in overrides
+        if override.split("=", 1)[0].lstrip("+") not in COST_ONLY
+    }
+    assert not hidden, f"show these in the command itself: {sorted(hidden)}"
 
 
 def test_every_skipped_block_says_why():

@@ -24,6 +24,26 @@ VAL_ANNOTATIONS = COCO_SUBSET / "annotations" / "instances_val2017.json"
 SHORT_CLIP = "vtest_480x360_h264.mp4"  # 795 frames, 480×360, 10 fps: the shortest clip here
 
 
+# a marker per optional extra (registered in pyproject.toml), put on each test whose id names
+# the runtime it needs: `pytest -m "not litert"` leaves out the LiteRT conversions
+EXTRA_MARKERS = {
+    "litert": ("litert", "tflite"),
+    "ncnn": ("ncnn",),
+    "openvino": ("openvino",),
+    "mediapipe": ("mediapipe",),
+    "web": ("test_browser_web", "headless_browser", "test_doc_site"),
+    "serve": ("tests/serve/", "serve.md", "cli/test_serve"),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        nodeid = item.nodeid.lower()
+        for marker, words in EXTRA_MARKERS.items():
+            if any(word in nodeid for word in words):
+                item.add_marker(marker)
+
+
 def use_export_cache(patch: pytest.MonkeyPatch, folder: Path) -> None:
     """``$DETECT_CACHE`` here and in the tools the tests run (their environment, copied at
     import, is patched in place)."""

@@ -81,5 +81,5 @@ def test_the_lock_pins_torch_as_ci_installs_it():
 
 def test_readme_and_ci_install_with_the_lock():
     readme = (PROJECT / "README.md").read_text()
-    assert 'pip install -c requirements/dev.lock -e ".[dev]"' in readme
-    assert "--no-deps -c requirements/dev.lock" in readme
+    assert 'uv pip install -c requirements/dev.lock -e ".[dev]"' in readme
+    assert "uv pip install --no-deps -c requirements/dev.lock" in readme

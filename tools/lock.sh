@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Refresh requirements/dev.lock: the pins README's test command and .ci/run install with
-# (`pip install -c requirements/dev.lock -e ".[dev]"`), so that pip takes them at once instead
-# of backtracking through torch's releases. One command, from anywhere in the checkout:
+# (`uv pip install -c requirements/dev.lock -e ".[dev]"`; pip takes the same file), so that the
+# install resolves at once instead of backtracking through torch's releases. One command, from
+# anywhere in the checkout:
 #
 #   bash tools/lock.sh              # keeps the pins that still fit, resolves what changed
 #   bash tools/lock.sh --upgrade    # every pin to its newest allowed release

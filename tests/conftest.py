@@ -61,15 +61,18 @@ def log_handlers_on_current_stderr() -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def session_export_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Loads in session fixtures keep their exports here, never in the user's ~/.cache."""
+    """One export cache (``$DETECT_CACHE``) for the session, never the user's ~/.cache: a
+    checkpoint's checked ONNX graph is exported once, and later loads of the same weights (the
+    cache is keyed on their bytes) read it, as a user's second load does. A test that needs a
+    first load asks for ``empty_export_cache``."""
     with pytest.MonkeyPatch.context() as patch:
         use_export_cache(patch, tmp_path_factory.mktemp("export-cache"))
         yield
 
 
-@pytest.fixture(autouse=True)
-def export_cache(session_export_cache, tmp_path_factory: pytest.TempPathFactory, monkeypatch):
-    """Each test its own empty export cache (``$DETECT_CACHE``): a load exports as if first."""
+@pytest.fixture
+def empty_export_cache(session_export_cache, tmp_path_factory: pytest.TempPathFactory, monkeypatch):
+    """An empty export cache of the test's own: a load exports and checks as if first."""
     use_export_cache(monkeypatch, tmp_path_factory.mktemp("export-cache"))
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from doc_blocks import RUN, Block, all_blocks
 from support.paths import SHARED_DATA, needs_real_data, needs_videos
+from support.session_cache import shared_artefact
 
 BLOCKS = all_blocks()
 # what a test-with marker (invisible on the site) may add: settings that only make an example
@@ -63,7 +64,8 @@ def check(block: Block, result: subprocess.CompletedProcess) -> None:
 
 @pytest.fixture(scope="session")
 def examples_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("doc_export_cache")
+    """One export cache for every example of the session, as a user's (both workers')."""
+    return shared_artefact(tmp_path_factory, "doc_export_cache", lambda folder: None)
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +76,18 @@ def examples_home(
     videos_dir: Path,
     examples_cache: Path,
 ) -> Path:
-    """The folder every example starts from (copied for each): see the module docstring."""
-    home = tmp_path_factory.mktemp("doc_examples")
+    """The folder every example starts from (copied for each): see the module docstring. Built
+    once for the session's workers (the test-provides blocks run once)."""
+
+    def build(home: Path) -> None:
+        fill_home(home, trained_like_ckpt, coco_val_dir, videos_dir, examples_cache)
+
+    return shared_artefact(tmp_path_factory, "doc_examples", build)
+
+
+def fill_home(
+    home: Path, ckpt: Path, coco_val_dir: Path, videos_dir: Path, examples_cache: Path
+) -> None:
     (home / "street.mp4").symlink_to(videos_dir / CLIP)
     (home / "photos").mkdir()
     for image in sorted(coco_val_dir.glob("*.jpg"))[:PHOTOS]:
@@ -83,12 +95,11 @@ def examples_home(
     shutil.copy(next((home / "photos").iterdir()), home / "photo.jpg")
     checkpoints = home / "runs" / RUN / "checkpoints"
     checkpoints.mkdir(parents=True)
-    shutil.copy(trained_like_ckpt, checkpoints / "last.ckpt")
+    shutil.copy(ckpt, checkpoints / "last.ckpt")
     for block in BLOCKS:
         if block.provides:
             check(block, run_block(block, home, examples_cache))
             assert (home / block.provides).exists(), f"docs/{block.id} wrote no {block.provides}"
-    return home
 
 
 def test_hidden_overrides_only_make_an_example_cheaper():

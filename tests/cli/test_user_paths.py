@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 from support.configs import compose_config
+from support.tools import assert_one_line_error, run_tool
 
 from detect.cli.home import expand_home
-from detect.cli.main import main
 from detect.data.coco import CocoDetection
 from detect.errors import DatasetError
 
@@ -72,10 +72,11 @@ def test_a_leading_tilde_is_expanded_and_nothing_else(user):
     assert OmegaConf.is_interpolation(cfg, "derived") and OmegaConf.is_missing(cfg, "ckpt")
 
 
-def test_the_command_expands_a_quoted_tilde(user, capsys):
+@pytest.mark.slow
+def test_the_command_expands_a_quoted_tilde(user):
     """As the docs write it: the override quoted for Hydra, ``'hub.weights_path="~/…"'``."""
-    with pytest.raises(SystemExit) as exit_:
-        main(["import-weights", 'hub.weights_path="~/Downloads/missing.pth"'])
-    assert exit_.value.code == 1
-    line = capsys.readouterr().err.strip().splitlines()[-1]
+    result = run_tool(
+        "import_weights", 'hub.weights_path="~/Downloads/missing.pth"', env={"HOME": str(user)}
+    )
+    line = assert_one_line_error(result)
     assert line == f"error: weights file not found: {user}/Downloads/missing.pth (hub.weights_path)"

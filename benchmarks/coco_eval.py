@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 from pycocotools.coco import COCO
 
 from detect.data.categories import CategoryMap
-from detect.errors import ConfigError
+from detect.errors import ConfigError, install_hint
 from detect.evaluation.coco_eval import CocoEvaluator, fast_backend_installed
 from detect.io import atomic_write
 
@@ -142,7 +142,7 @@ def run_bench_eval(cfg: DictConfig) -> dict[str, float]:
     if cfg.images < 1 or cfg.repeats < 1:
         raise ConfigError(f"images and repeats must be ≥ 1, got {cfg.images} and {cfg.repeats}")
     if not fast_backend_installed():
-        raise ConfigError("faster-coco-eval is not installed: pip install -e '.[fast]'")
+        raise ConfigError(f"faster-coco-eval is not installed: {install_hint('fast')}")
     truth, categories, results = synthetic_set(
         cfg.images, cfg.boxes_per_image, cfg.detections_per_image, cfg.seed
     )

@@ -40,11 +40,25 @@ class ExportError(DetectError, ValueError):
     """A file that is not a usable exported detector; the message names it and says why."""
 
 
+DISTRIBUTION = "detect-ssdlite"  # the name on PyPI; the import package and the command: detect
+# extras pip cannot install in one line: MediaPipe's wheel requires a second OpenCV build over
+# our opencv-python-headless, so mediapipe itself goes in --no-deps (see pyproject.toml)
+NO_DEPS = {"mediapipe": "mediapipe>=1.2.2,<1.3"}
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs ``extra``: every install line a message prints comes from here."""
+    line = f"pip install '{DISTRIBUTION}[{extra}]'"
+    if extra in NO_DEPS:
+        line += f" && pip install --no-deps '{NO_DEPS[extra]}'"
+    return line
+
+
 class MissingExtraError(ConfigError):
     """A runtime or converter that is not installed: the message names the extra to install."""
 
     def __init__(self, what: str, extra: str) -> None:
-        super().__init__(f"{what} is not installed here: pip install 'detect[{extra}]'")
+        super().__init__(f"{what} is not installed here: {install_hint(extra)}")
         self.extra = extra
 
 

@@ -24,6 +24,26 @@ VAL_ANNOTATIONS = COCO_SUBSET / "annotations" / "instances_val2017.json"
 SHORT_CLIP = "vtest_480x360_h264.mp4"  # 795 frames, 480×360, 10 fps: the shortest clip here
 
 
+# a marker per optional extra (registered in pyproject.toml), put on each test whose id names
+# the runtime it needs: `pytest -m "not litert"` leaves out the LiteRT conversions
+EXTRA_MARKERS = {
+    "litert": ("litert", "tflite"),
+    "ncnn": ("ncnn",),
+    "openvino": ("openvino",),
+    "mediapipe": ("mediapipe",),
+    "web": ("test_browser_web", "headless_browser", "test_doc_site"),
+    "serve": ("tests/serve/", "serve.md", "cli/test_serve"),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        nodeid = item.nodeid.lower()
+        for marker, words in EXTRA_MARKERS.items():
+            if any(word in nodeid for word in words):
+                item.add_marker(marker)
+
+
 def use_export_cache(patch: pytest.MonkeyPatch, folder: Path) -> None:
     """``$DETECT_CACHE`` here and in the tools the tests run (their environment, copied at
     import, is patched in place)."""
@@ -41,15 +61,18 @@ def log_handlers_on_current_stderr() -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def session_export_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Loads in session fixtures keep their exports here, never in the user's ~/.cache."""
+    """One export cache (``$DETECT_CACHE``) for the session, never the user's ~/.cache: a
+    checkpoint's checked ONNX graph is exported once, and later loads of the same weights (the
+    cache is keyed on their bytes) read it, as a user's second load does. A test that needs a
+    first load asks for ``empty_export_cache``."""
     with pytest.MonkeyPatch.context() as patch:
         use_export_cache(patch, tmp_path_factory.mktemp("export-cache"))
         yield
 
 
-@pytest.fixture(autouse=True)
-def export_cache(session_export_cache, tmp_path_factory: pytest.TempPathFactory, monkeypatch):
-    """Each test its own empty export cache (``$DETECT_CACHE``): a load exports as if first."""
+@pytest.fixture
+def empty_export_cache(session_export_cache, tmp_path_factory: pytest.TempPathFactory, monkeypatch):
+    """An empty export cache of the test's own: a load exports and checks as if first."""
     use_export_cache(monkeypatch, tmp_path_factory.mktemp("export-cache"))
 
 

@@ -1,10 +1,12 @@
-"""detect as users install it: a wheel built from the repo, installed into a fresh virtual
-environment outside the checkout, runs train → predict → export → eval from an empty folder
-with the configs it ships; `detect --help` lists the commands."""
+"""detect as users install it: the ``detect-ssdlite`` wheel built from the repo, installed with
+its ``serve`` extra into a fresh virtual environment outside the checkout, runs train → predict
+→ export → eval from an empty folder with the configs it ships; `detect --help` lists the
+commands and `detect serve --help` is our server's."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +24,7 @@ NOT_SOURCES = {
     ".venv",
     "build",
     "detect.egg-info",
+    "detect_ssdlite.egg-info",
     "runs",
     "outputs",
     "data",
@@ -50,9 +53,12 @@ def run(command: list[str], cwd: Path, timeout: float = 300) -> subprocess.Compl
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The ``detect`` command of a wheel built from the checkout, installed alone into a new
-    virtual environment that borrows this one's dependencies (torch & co. are not re-installed:
-    only the wheel is new; this environment's editable ``detect`` is not visible there)."""
+    """The ``detect`` command of a wheel built from the checkout, installed as a user installs
+    it, ``pip install "detect_ssdlite-….whl[serve]"``, into a new virtual environment that
+    borrows this one's packages: pip resolves the wheel's requirements and the serve extra's
+    against them, offline (``--no-index``: a requirement nothing here satisfies fails the
+    install); only the wheel is new, and this environment's editable ``detect`` is not visible
+    there."""
     root = tmp_path_factory.mktemp("wheel")
     source = root / "source"  # a copy: setuptools' build/ in the checkout may hold stale files
     shutil.copytree(PROJECT, source, ignore=outside_sources)
@@ -61,7 +67,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
          "-w", str(root / "dist"), str(source)],
         cwd=root,
     )  # fmt: skip
-    wheel = next((root / "dist").glob("detect-*.whl"))
+    wheel = next((root / "dist").glob("detect_ssdlite-*.whl"))  # the distribution's name
     names = zipfile.ZipFile(wheel).namelist()
     assert "detect/conf/train.yaml" in names and "detect/conf/backbone/v3_large.yaml" in names
     assert "detect/serve/static/index.html" in names  # the live page ships with the server
@@ -75,7 +81,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ).stdout.strip()
     # the dependencies of this environment, after the new one's own site-packages
     (Path(site) / "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)], root)
+    # the new venv's own setuptools (the interpreter's bundled 65.x) would shadow the borrowed one
+    # that torch requires (>= 77): pip could then satisfy torch with nothing, offline
+    run([str(python), "-m", "pip", "uninstall", "-y", "-q", "setuptools"], root)
+    dist = str(root / "dist")
+    run([str(python), "-m", "pip", "install", "--no-index", "--find-links", dist, "-q",
+         f"{wheel}[serve]"], root)  # fmt: skip
+    requested = run([str(python), "-m", "pip", "show", "detect-ssdlite"], root).stdout
+    assert "Name: detect-ssdlite" in requested and "Location: " + site in requested, requested
     located = run([str(python), "-c", "import detect; print(detect.__file__)"], root).stdout
     assert Path(located.strip()).is_relative_to(Path(site)), located
     return venv / "bin" / "detect"
@@ -88,12 +101,17 @@ def test_the_wheel_trains_predicts_exports_and_evaluates_from_an_empty_folder(
     work = tmp_path / "empty"
     work.mkdir()
     listing = run([detect, "--help"], work).stdout
+    serving = run([detect, "serve", "--help"], work).stdout
+    assert "POST /v1/detect" in serving and "\nhost: 127.0.0.1" in serving, serving  # ours
     for command in ("train", "eval", "predict", "export", "check-data", "import-weights"):
         assert f"\n  {command} " in listing, listing
     assert run([detect, "--version"], work).stdout.startswith("detect ")
     run([detect, "train", "debug=tiny", "run_name=first", "threads=1"], work)
     ckpt = work / "runs" / "first" / "checkpoints" / "last.ckpt"
     assert ckpt.is_file() and (work / "data" / "shapes_tiny").is_dir()  # relative to the user
+    log = (work / "runs" / "first" / "train.log").read_text()
+    progress = re.findall(r"epoch \d done \((\d)/2\), train/loss [\d.]+ at step \d+, [\d.]+ s", log)
+    assert progress == ["1", "2"], log[-2000:]  # one line per epoch, as it ends
     predicted = run(
         [detect, "predict", f"ckpt={ckpt}", f"source={short_clip}", "max_frames=20",
          "output_dir=predicted", "threads=1"],

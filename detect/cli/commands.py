@@ -10,6 +10,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from detect.cli.home import expand_home
+
 
 @dataclass(frozen=True)
 class Command:
@@ -30,6 +32,7 @@ class Command:
         Lightning load). Hydra names the job after ``__module__``."""
 
         def run(cfg: DictConfig) -> Any:
+            expand_home(cfg)  # hub.weights_path="~/…": the shell did not expand it
             return self.function()(cfg)
 
         run.__module__ = self.target.split(":")[0]

@@ -9,6 +9,8 @@ from importlib.resources import files
 
 from omegaconf import OmegaConf
 
+from detect.data.location import data_home
+
 
 def launched_rank() -> int:
     """This process's global rank when torchrun (``RANK``) or srun (``SLURM_PROCID``) started
@@ -53,5 +55,7 @@ def used_groups(choices: Mapping[str, str | None]) -> str:
 # conf/train.yaml's hydra node: one run directory shared by every process torchrun/srun starts
 OmegaConf.register_new_resolver("process_job_name", process_job_name, replace=True)
 OmegaConf.register_new_resolver("process_output_subdir", process_output_subdir, replace=True)
+# conf/paths/default.yaml: where the named data sets are read from ($DETECT_DATA, else the user's)
+OmegaConf.register_new_resolver("detect_data_home", lambda: str(data_home()), replace=True)
 # conf/hydra/quiet.yaml's help template
 OmegaConf.register_new_resolver("detect_used_groups", used_groups, replace=True)

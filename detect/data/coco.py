@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from detect.data.categories import CategoryMap
 from detect.data.images import probe_image, read_image
+from detect.data.location import data_hint
 from detect.data.schemas import NON_FINITE, Problem, check_coco
 from detect.errors import DatasetError, ImageError
 
@@ -122,6 +123,7 @@ def read_coco_json(annotation_file: Path) -> Any:
     if not annotation_file.is_file():
         raise DatasetError(
             f"annotation file not found: {annotation_file.absolute()}; check data.root"
+            + data_hint(annotation_file)
         )
     try:
         with annotation_file.open(encoding="utf-8") as stream:
@@ -203,6 +205,7 @@ class CocoDetection(Dataset):
         if not self.image_dir.is_dir():
             raise DatasetError(
                 f"image folder not found: {self.image_dir.absolute()}; check data.root"
+                + data_hint(self.image_dir)
             )
         if isinstance(annotation_file, dict):
             name = source or "a COCO-format dict"

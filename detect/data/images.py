@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from detect.data.location import data_hint
 from detect.errors import DatasetError, ImageError
 
 # OpenCV's thread pool, once started in a process, deadlocks DataLoader workers forked from it
@@ -154,6 +155,7 @@ def load_images(folder: str | Path, count: int) -> list[Tensor]:
     if not folder.is_dir():
         raise DatasetError(
             f"image folder not found: {folder} (relative to the directory the tool runs in)"
+            + data_hint(folder)
         )
     files = image_files(folder)
     if len(files) < count:

@@ -25,7 +25,7 @@ from torch import Tensor
 from torchvision.ops import box_convert
 
 from detect.data.categories import CategoryMap
-from detect.errors import ConfigError
+from detect.errors import ConfigError, install_hint
 from detect.io import atomic_write
 
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
@@ -62,7 +62,7 @@ def resolve_backend(backend: str) -> str:
     if backend == "faster_coco_eval" and not fast_backend_installed():
         raise ConfigError(
             "coco_backend=faster_coco_eval but faster-coco-eval is not installed: "
-            "pip install -e '.[fast]' (or coco_backend=pycocotools)"
+            f"{install_hint('fast')} (or coco_backend=pycocotools)"
         )
     return backend
 

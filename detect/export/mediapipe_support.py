@@ -22,10 +22,9 @@ from __future__ import annotations
 import sys
 import types
 
-from detect.errors import ConfigError
+from detect.errors import ConfigError, install_hint
 
 MODULE = "mediapipe.tasks.cc.metadata.python._pywrap_metadata_version"
-INSTALL = 'pip install -e ".[mediapipe]" && pip install --no-deps "mediapipe>=1.2.2,<1.3"'
 
 
 def require_mediapipe() -> None:
@@ -34,7 +33,7 @@ def require_mediapipe() -> None:
         import mediapipe.tasks.python.vision  # noqa: F401
     except ImportError:
         raise ConfigError(
-            f"MediaPipe export and backend need the mediapipe extra: {INSTALL}"
+            f"MediaPipe export and backend need the mediapipe extra: {install_hint('mediapipe')}"
         ) from None
 
 

@@ -20,7 +20,7 @@ Modules: :mod:`config` (the settings), :mod:`batcher` (dynamic batching, bounded
 
 import importlib.util
 
-from detect.errors import ConfigError
+from detect.errors import ConfigError, install_hint
 from detect.serve.config import ServeConfig
 
 EXTRA = ("fastapi", "uvicorn", "prometheus_client", "multipart")
@@ -32,7 +32,7 @@ def require_extra() -> None:
     if missing:
         raise ConfigError(
             f"detect serve needs the serve extra (missing: {', '.join(missing)}): "
-            "pip install 'detect[serve]'"
+            + install_hint("serve")
         )
 
 

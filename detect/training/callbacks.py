@@ -1,11 +1,16 @@
-"""Callbacks that keep a run's end state safe: a fresh ``last.ckpt`` and a final validation."""
+"""Callbacks that keep a run's end state safe — a fresh ``last.ckpt`` and a final validation —
+and one that says how it goes: a progress line per epoch."""
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
+
+log = logging.getLogger(__name__)
 
 
 class LastCheckpoint(Callback):
@@ -48,3 +53,37 @@ class ValidateLastEpoch(Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.max_epochs and trainer.current_epoch == trainer.max_epochs - 1:
             trainer.check_val_every_n_epoch = 1
+
+
+class EpochProgress(Callback):
+    """One line per finished training epoch in the run's log (``train.log``, and the console):
+    the epoch of how many, the training loss at its last step, its time and the time left at
+    that pace —
+    so a long run says how it is doing between validations."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.started = time.monotonic()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        seconds = time.monotonic() - self.started
+        epoch, total = trainer.current_epoch + 1, trainer.max_epochs
+        loss = trainer.callback_metrics.get("train/loss")
+        known = total is not None and total > 0
+        # numbered from 0, as the validation lines are; "(n/total)" counts them
+        parts = [
+            f"epoch {epoch - 1} done ({epoch}/{total})" if known else f"epoch {epoch - 1} done"
+        ]
+        if loss is not None:
+            parts.append(f"train/loss {float(loss):.4f} at step {trainer.global_step}")
+        parts.append(f"{seconds:.1f} s")
+        if known and epoch < total:
+            left = (total - epoch) * seconds
+            parts.append(
+                f"about {left:.0f} s left" if left < 90 else f"about {left / 60:.0f} min left"
+            )
+        log.info(", ".join(parts))

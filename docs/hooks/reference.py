@@ -63,7 +63,7 @@ def command_section(name: str) -> str:
         parts.append(f"Config groups chosen by default: {listed} ([config groups](configs.md)).")
     parts.append(f"Its config, `detect/conf/{command.config}.yaml` (every key overridable):")
     parts.append(fenced(without_hydra_block(text), "yaml"))
-    footer = (help_.footer or "").strip()
+    footer = (help_.footer or "").strip().replace("$$", "$")  # Hydra's help: a string.Template
     if footer:
         parts.append(fenced(footer, "text"))
     return "\n\n".join(parts)

@@ -21,8 +21,13 @@ from pathlib import Path
 import pytest
 from doc_blocks import RUN, Block, all_blocks
 from support.paths import SHARED_DATA, needs_real_data, needs_videos
+from support.session_cache import shared_artefact
 
 BLOCKS = all_blocks()
+# what a test-with marker (invisible on the site) may add: settings that only make an example
+# cheaper — fewer epochs, frames or worker processes, the tiny debug preset. Anything an
+# example needs in order to work belongs in the command the reader sees.
+COST_ONLY = {"trainer.max_epochs", "debug", "max_frames", "video.frames", "loader.num_workers"}
 EXECUTED = [block for block in BLOCKS if block.no_test is None]
 CLIP = "car_traffic_small_640x360.mp4"
 PHOTOS = 3
@@ -59,7 +64,8 @@ def check(block: Block, result: subprocess.CompletedProcess) -> None:
 
 @pytest.fixture(scope="session")
 def examples_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("doc_export_cache")
+    """One export cache for every example of the session, as a user's (both workers')."""
+    return shared_artefact(tmp_path_factory, "doc_export_cache", lambda folder: None)
 
 
 @pytest.fixture(scope="session")
@@ -70,8 +76,18 @@ def examples_home(
     videos_dir: Path,
     examples_cache: Path,
 ) -> Path:
-    """The folder every example starts from (copied for each): see the module docstring."""
-    home = tmp_path_factory.mktemp("doc_examples")
+    """The folder every example starts from (copied for each): see the module docstring. Built
+    once for the session's workers (the test-provides blocks run once)."""
+
+    def build(home: Path) -> None:
+        fill_home(home, trained_like_ckpt, coco_val_dir, videos_dir, examples_cache)
+
+    return shared_artefact(tmp_path_factory, "doc_examples", build)
+
+
+def fill_home(
+    home: Path, ckpt: Path, coco_val_dir: Path, videos_dir: Path, examples_cache: Path
+) -> None:
     (home / "street.mp4").symlink_to(videos_dir / CLIP)
     (home / "photos").mkdir()
     for image in sorted(coco_val_dir.glob("*.jpg"))[:PHOTOS]:
@@ -79,12 +95,22 @@ def examples_home(
     shutil.copy(next((home / "photos").iterdir()), home / "photo.jpg")
     checkpoints = home / "runs" / RUN / "checkpoints"
     checkpoints.mkdir(parents=True)
-    shutil.copy(trained_like_ckpt, checkpoints / "last.ckpt")
+    shutil.copy(ckpt, checkpoints / "last.ckpt")
     for block in BLOCKS:
         if block.provides:
             check(block, run_block(block, home, examples_cache))
             assert (home / block.provides).exists(), f"docs/{block.id} wrote no {block.provides}"
-    return home
+
+
+def test_hidden_overrides_only_make_an_example_cheaper():
+    hidden = {
+        f"docs/{block.id}: {override}"
+        for block in BLOCKS
+        for overrides in block.overrides.values()
+        for override in overrides
+        if override.split("=", 1)[0].lstrip("+") not in COST_ONLY
+    }
+    assert not hidden, f"show these in the command itself: {sorted(hidden)}"
 
 
 def test_every_skipped_block_says_why():

@@ -59,7 +59,7 @@ def test_matrix_rows_carry_size_and_parity_and_a_missing_extra_is_a_note(
     assert rows["onnxruntime_int8"].file_bytes < rows["onnxruntime"].file_bytes
     assert run.notes == [
         "skipped openvino, openvino_int8: OpenVINO is not installed here: "
-        "pip install 'detect[openvino]'"
+        "pip install 'detect-ssdlite[openvino]'"
     ]
     text = format_report(BenchReport(list(rows.values()), run.settings, run.notes))
     matrix = text[text.index("deployment matrix") :]

@@ -140,7 +140,8 @@ def test_missing_mediapipe_is_one_line_naming_the_extra(monkeypatch):
     from detect.export.mediapipe_support import require_mediapipe
 
     monkeypatch.setitem(__import__("sys").modules, "mediapipe", None)
-    with pytest.raises(ConfigError, match=r"mediapipe extra: pip install -e \"\.\[mediapipe\]\""):
+    hint = r"mediapipe extra: pip install 'detect-ssdlite\[mediapipe\]' && pip install --no-deps"
+    with pytest.raises(ConfigError, match=hint):
         require_mediapipe()
 
 

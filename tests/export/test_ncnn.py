@@ -131,7 +131,7 @@ def test_a_missing_file_or_extra_is_one_line_naming_it(tmp_path, monkeypatch):
         NcnnDetector(param)
     monkeypatch.setitem(sys.modules, "ncnn", None)
     monkeypatch.setitem(sys.modules, "pnnx", None)
-    with pytest.raises(MissingExtraError, match=r"pip install 'detect\[ncnn\]'"):
+    with pytest.raises(MissingExtraError, match=r"pip install 'detect-ssdlite\[ncnn\]'"):
         NcnnDetector(param)
-    with pytest.raises(MissingExtraError, match=r"pip install 'detect\[ncnn\]'"):
+    with pytest.raises(MissingExtraError, match=r"pip install 'detect-ssdlite\[ncnn\]'"):
         pnnx_executable()

@@ -103,7 +103,8 @@ def test_missing_openvino_is_one_line_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino → ImportError
     with pytest.raises(MissingExtraError) as error:
         require_openvino()
-    assert str(error.value) == "OpenVINO is not installed here: pip install 'detect[openvino]'"
+    hint = "pip install 'detect-ssdlite[openvino]'"
+    assert str(error.value) == f"OpenVINO is not installed here: {hint}"
 
 
 DETECTORS_DROPPED_OUT_OF_ORDER = """

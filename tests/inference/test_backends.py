@@ -14,7 +14,9 @@ def test_auto_runs_a_checkpoint_on_onnxruntime_when_it_agrees(tiny_ckpt):
     assert load_detector(tiny_ckpt, "pytorch").backend == "pytorch"
 
 
-def test_auto_falls_back_to_pytorch_when_the_export_disagrees(tiny_ckpt, monkeypatch, caplog):
+def test_auto_falls_back_to_pytorch_when_the_export_disagrees(
+    tiny_ckpt, monkeypatch, caplog, empty_export_cache
+):
     monkeypatch.setattr(backends, "agrees", lambda runtime, checkpoint: False)
     with caplog.at_level(logging.WARNING):
         loaded = load_detector(tiny_ckpt)

@@ -115,7 +115,7 @@ def test_missing_extra_is_one_error_line(monkeypatch):
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else real(name, *a)
     )
-    with pytest.raises(ConfigError, match=r"serve extra \(missing: fastapi\).*detect\[serve\]"):
+    with pytest.raises(ConfigError, match=r"serve extra \(missing: fastapi\).*ssdlite\[serve\]"):
         require_extra()
 
 

@@ -11,8 +11,11 @@ PROJECT = Path(__file__).resolve().parents[2]
 CONF_DIR = PROJECT / "detect" / "conf"
 BENCHMARKS_CONF_DIR = PROJECT / "benchmarks" / "conf"  # the peer benchmarks'
 TOOLS = PROJECT / "tools"
-# the same default as conf/paths/default.yaml (relative to the project root)
+# the shared real data of a checkout: ../shared/data beside it, unless DETECT_DATA says otherwise;
+# set as DETECT_DATA for the whole session (conf/paths/default.yaml reads it, in this process and
+# in the tools the tests start), so no test reads the user's data folder
 SHARED_DATA = Path(os.environ.get("DETECT_DATA", PROJECT.parent / "shared" / "data")).resolve()
+os.environ["DETECT_DATA"] = str(SHARED_DATA)
 COCO_SUBSET = SHARED_DATA / "coco_subset"
 VIDEOS = SHARED_DATA / "videos"
 

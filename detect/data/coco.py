@@ -26,6 +26,7 @@ from detect.data.categories import CategoryMap
 from detect.data.images import probe_image, read_image
 from detect.data.schemas import NON_FINITE, Problem, check_coco
 from detect.errors import DatasetError, ImageError
+from detect.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class DataReport:
             "boxes_per_category": dict(self.boxes_per_category),
             "notes": self.notes,
         }
-        path.write_text(json.dumps(record, indent=2))
+        atomic_write(path, json.dumps(record, indent=2))
 
 
 def coco_annotation(

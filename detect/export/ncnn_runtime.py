@@ -14,6 +14,8 @@ pixels (0–255, any size, batch 1), resizes them bilinearly to the model's side
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +25,15 @@ from types import ModuleType
 import numpy as np
 
 from detect.errors import ExportError, import_extra
+from detect.export.admission import (
+    MAX_LAYERS,
+    MAX_PARAMETER,
+    MAX_SCALE,
+    NCNN_LAYERS,
+    check_ops,
+    check_side,
+    refuse,
+)
 from detect.export.deployed import DeployedDetector
 from detect.export.metadata import ExportMetadata
 
@@ -68,8 +79,74 @@ def read_files(param: str | os.PathLike[str]) -> NcnnFiles:
                 f"{paths[1].name} and {paths[2].name} beside it; write one with "
                 "detect export format=ncnn"
             )
-    metadata = ExportMetadata.from_json(paths[2].read_text(encoding="utf-8"), str(paths[2]))
+    metadata = ExportMetadata.from_json(paths[2].read_bytes(), str(paths[2]))
     return NcnnFiles(paths[0].read_bytes(), paths[1].read_bytes(), metadata)
+
+
+def check_weights(files: NcnnFiles, source: str) -> None:
+    """The ``.bin`` is the one this export wrote: its length and SHA-256 are the metadata's
+    (a ``.bin`` of another export, or shifted by a few bytes, would run and give other
+    detections)."""
+    record = files.metadata.weights
+    if record is None:
+        raise ExportError(
+            f"{source}: its metadata does not record its .bin (an export older than this check); "
+            "export it again with detect export format=ncnn"
+        )
+    digest = hashlib.sha256(files.weights).hexdigest()
+    if len(files.weights) != record["bytes"] or digest != record["sha256"]:
+        raise ExportError(
+            f"{source}: its .bin ({len(files.weights)} bytes, sha256 {digest[:12]}…) is not the "
+            f"one its export wrote ({record['bytes']} bytes, {record['sha256'][:12]}…); use the "
+            ".param, .bin and .json of one export"
+        )
+
+
+def check_param(param: bytes, source: str) -> None:
+    """The ``.param`` graph is one pnnx writes for our network: NCNN's magic number, a
+    bounded layer count, layer types of the allow-list, every stored number bounded, an
+    ``Interp``'s output side at most the model's largest and its scales small. NCNN itself
+    allocates whatever a layer asks (an Interp of 60000² ends in SIGSEGV), so this is read
+    before NCNN sees the file."""
+    try:
+        lines = param.decode("ascii").splitlines()
+        magic, (layers, blobs) = lines[0].strip(), map(int, lines[1].split())
+    except (UnicodeDecodeError, IndexError, ValueError):
+        raise ExportError(f"{source} is not an NCNN .param (its header is unreadable)") from None
+    if magic != "7767517" or not 0 < layers <= MAX_LAYERS or not 0 < blobs <= MAX_LAYERS:
+        raise ExportError(f"{source} is not an NCNN .param of ours (header {magic} {layers})")
+    body = [line.split() for line in lines[2:] if line.strip()]
+    if len(body) != layers:
+        raise ExportError(f"{source}: its header says {layers} layers but it holds {len(body)}")
+    check_ops((fields[0] for fields in body), NCNN_LAYERS, source, "NCNN")
+    for fields in body:
+        check_layer(fields, source)
+
+
+def check_layer(fields: list[str], source: str) -> None:
+    """One ``.param`` line: ``type name bottoms tops <blob names> key=value…``."""
+    kind = fields[0]
+    try:
+        bottoms, tops = int(fields[2]), int(fields[3])
+        pairs = fields[4 + bottoms + tops :]
+        values = {}
+        for pair in pairs:
+            key, _, text = pair.partition("=")
+            numbers = [float(part) for part in text.split(",")]
+            if not all(math.isfinite(n) and abs(n) <= MAX_PARAMETER for n in numbers):
+                raise ValueError(pair)
+            values[int(key)] = numbers
+    except (IndexError, ValueError) as error:
+        raise refuse(source, f"its {kind} layer {fields[1:2]} stores {error}") from None
+    if kind == "Interp":
+        for key, what in ((3, "output height"), (4, "output width")):
+            side = values.get(key, [0])[-1]
+            if side:
+                check_side(side, source, f"an Interp layer's {what}")
+        for key in (1, 2):  # height and width scale factors
+            scale = values.get(key, [1.0])[-1]
+            if not 0 < scale <= MAX_SCALE:
+                raise refuse(source, f"an Interp layer scales by {scale:g}")
 
 
 class NcnnDetector(DeployedDetector):
@@ -86,6 +163,8 @@ class NcnnDetector(DeployedDetector):
         self.check(source)
         if self.metadata.outputs != "raw":
             raise ExportError(f"{source}: NCNN exports hold the raw heads; export it again")
+        check_weights(files, source)
+        check_param(files.param, source)
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self.net = ncnn.Net()
@@ -105,6 +184,7 @@ class NcnnDetector(DeployedDetector):
         if missing:
             raise ExportError(f"{source}: its graph lacks the blobs {sorted(missing)}")
         self.ncnn = ncnn
+        self.probe()
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         logits, codes = [], []

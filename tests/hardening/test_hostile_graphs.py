@@ -1,0 +1,209 @@
+"""Issue 38: only graphs our exporters could have written run. Each runtime's loader checks a
+file against what ``detect export`` emits before the first image and refuses anything else in
+one line: a Loop that would spin forever, a custom op, an NCNN Interp asking 60000², a .bin of
+another export, every stored-metadata case of the issue -- within 2 s and without a segfault
+under a 6 GB address-space cap."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hostile_models import (
+    allocating_graph,
+    custom_op_graph,
+    fine_graph,
+    loop_graph,
+    metadata_cases,
+    nonfinite_graph,
+    shifted,
+    with_interp,
+    write_ncnn_copy,
+)
+
+from detect.errors import ExportError
+from detect.export.runtime import OnnxDetector
+
+CAP = 6 * 1024**3
+IMAGE = np.zeros((3, 48, 64), np.uint8)
+
+
+@pytest.fixture(scope="module")
+def ncnn_export(tiny_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real NCNN export (pnnx) of the tiny checkpoint: its .param, with .bin and .json."""
+    from detect.evaluation.checked_export import export_model
+    from detect.export.variants import plan_export
+    from detect.weights.checkpoint import load_checkpoint
+
+    output = tmp_path_factory.mktemp("ncnn") / "model.param"
+    export_model(load_checkpoint(tiny_ckpt), plan_export("ncnn", ["fp32"]), output)
+    return output
+
+
+def one_line(error: pytest.ExceptionInfo, *phrases: str) -> str:
+    text = str(error.value)
+    assert "\n" not in text, text
+    for phrase in phrases:
+        assert phrase in text, text
+    return text
+
+
+def test_a_graph_of_ours_in_form_loads_and_answers():
+    """The control: the hand-made graph with our input, outputs and metadata is admitted."""
+    [found] = OnnxDetector(fine_graph())([IMAGE])
+    assert found["names"].tolist() == ["circle"]
+
+
+@pytest.mark.parametrize(
+    ("make", "phrases"),
+    [
+        (loop_graph, ["Loop", "refused before running it"]),
+        (custom_op_graph, ["custom domain 'com.example'"]),
+    ],
+    ids=["Loop of 1e15 turns", "custom op"],
+)
+def test_a_graph_we_never_write_is_refused_unrun(make, phrases):
+    began = time.perf_counter()
+    with pytest.raises(ExportError) as error:
+        OnnxDetector(make())
+    one_line(error, *phrases)
+    assert time.perf_counter() - began < 2
+
+
+def test_a_graph_allocating_4e14_bytes_is_one_line_at_load():
+    """Before: an onnxruntime traceback at the first image."""
+    with pytest.raises(ExportError) as error:
+        OnnxDetector(allocating_graph())
+    one_line(error, "the runtime failed")
+
+
+def test_nan_boxes_and_labels_of_no_category_are_dropped_and_counted(caplog):
+    """Before: a drawing traceback, IndexError, and NaN/Infinity in detections.jsonl."""
+    detector = OnnxDetector(nonfinite_graph())
+    [found] = detector([IMAGE])
+    assert found["names"].tolist() == ["triangle"]
+    assert np.isfinite(found["boxes"]).all()
+    assert detector.dropped >= 4  # the probe at load saw them too
+    json.dumps(found["boxes"].tolist(), allow_nan=False)
+    assert "dropped 4 detection(s)" in caplog.text
+
+
+def test_every_metadata_case_is_refused_in_one_line_from_onnx(ncnn_export):
+    good = json.loads(ncnn_export.with_suffix(".json").read_text())
+    good = {**good, "outputs": "detections", "decoder": good["decoder"]}
+    for case, text in metadata_cases(good).items():
+        with pytest.raises(ExportError) as error:
+            OnnxDetector(fine_graph(text))
+        assert "\n" not in str(error.value), case
+
+
+def test_ncnn_export_of_ours_loads(ncnn_export):
+    from detect.export.ncnn_runtime import NcnnDetector
+
+    assert NcnnDetector(ncnn_export)([IMAGE])[0]["boxes"].shape[1] == 4
+
+
+def ncnn_cases(source: Path, folder: Path) -> dict[str, Path]:
+    """Every NCNN case: graph edits, weights of another export, metadata."""
+    param, weights = source.read_bytes(), source.with_suffix(".bin").read_bytes()
+    good = json.loads(source.with_suffix(".json").read_text())
+    cases = {
+        "Interp 60000²": write_ncnn_copy(
+            source, folder / "i60000", param=with_interp(param, 60000)
+        ),
+        "Interp 8000²": write_ncnn_copy(source, folder / "i8000", param=with_interp(param, 8000)),
+        ".bin shifted by 4 bytes": write_ncnn_copy(
+            source, folder / "shift", weights=shifted(weights)
+        ),
+        "a layer type we never write": write_ncnn_copy(
+            source, folder / "layer", param=param.replace(b"\nHardSwish ", b"\nDeconvolution ", 1)
+        ),
+        "anchors cut to 10": write_ncnn_copy(
+            source,
+            folder / "anchors10",
+            metadata=json.dumps(
+                {**good, "decoder": {**good["decoder"], "anchors": good["decoder"]["anchors"][:10]}}
+            ),
+        ),
+        "1000× the anchors": write_ncnn_copy(
+            source,
+            folder / "anchors1000",
+            metadata=json.dumps(
+                {
+                    **good,
+                    "decoder": {**good["decoder"], "anchors": good["decoder"]["anchors"] * 1000},
+                }
+            ),
+        ),
+        "no weights record": write_ncnn_copy(
+            source,
+            folder / "norecord",
+            metadata=json.dumps({k: v for k, v in good.items() if k != "weights"}),
+        ),
+    }
+    for index, (case, text) in enumerate(metadata_cases(good).items()):
+        cases[f"metadata: {case}"] = write_ncnn_copy(source, folder / f"meta{index}", metadata=text)
+    return cases
+
+
+# the child loads each case under the cap and prints one JSON line per case
+CAPPED = """
+import json, resource, sys, time
+cap = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+from detect.errors import ExportError
+from detect.export.ncnn_runtime import NcnnDetector
+from detect.export.runtime import OnnxDetector
+for line in sys.stdin:
+    kind, path = json.loads(line)
+    began = time.perf_counter()
+    try:
+        detector = (NcnnDetector if kind == "ncnn" else OnnxDetector)(path)
+        outcome = "loaded"
+    except ExportError as error:
+        outcome = "refused: " + str(error)
+    print(json.dumps([path, outcome, time.perf_counter() - began]), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_every_case_is_refused_at_load_within_2s_under_a_6gb_cap(ncnn_export, tmp_path):
+    """Must show 2: the Loop graph, the NCNN Interp and every metadata case, in a child
+    process under RLIMIT_AS = 6 GB: each one line, under 2 s, no crash."""
+    cases = {name: ("ncnn", str(path)) for name, path in ncnn_cases(ncnn_export, tmp_path).items()}
+    good = json.loads(ncnn_export.with_suffix(".json").read_text())
+    onnx_files = {
+        "ONNX Loop of 1e15": loop_graph(),
+        "ONNX custom op": custom_op_graph(),
+        "ONNX allocating 4e14 bytes": allocating_graph(),
+        **{
+            f"ONNX metadata: {c}": fine_graph(t)
+            for c, t in metadata_cases({**good, "outputs": "detections"}).items()
+        },
+    }
+    for index, (name, data) in enumerate(onnx_files.items()):
+        path = tmp_path / f"case{index}.onnx"
+        path.write_bytes(data)
+        cases[name] = ("onnx", str(path))
+    result = subprocess.run(
+        [sys.executable, "-c", CAPPED, str(CAP)],
+        input="".join(json.dumps(case) + "\n" for case in cases.values()),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]  # a segfault is -11
+    answers = {
+        path: (outcome, seconds)
+        for path, outcome, seconds in map(json.loads, result.stdout.splitlines())
+    }
+    assert len(answers) == len(cases)
+    for name, (_, path) in cases.items():
+        outcome, seconds = answers[path]
+        assert outcome.startswith("refused: ") and "\n" not in outcome, (name, outcome)
+        assert seconds < 2, (name, seconds)

@@ -149,6 +149,8 @@ def schema_error(error: ValidationError) -> str:
     value = first.get("input")
     shown = "{…}" if isinstance(value, dict) else "[…]" if isinstance(value, list) else repr(value)
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    if first["type"] == "missing":
+        return f"it lacks {where}{more}"
     return f"{where} = {shown[:60]}: {first['msg'].lower()}{more}"
 
 

@@ -27,6 +27,7 @@ from hostile_models import (
 )
 
 from detect.errors import ExportError
+from detect.export.metadata import ExportMetadata
 from detect.export.runtime import OnnxDetector
 
 CAP = 6 * 1024**3
@@ -157,6 +158,7 @@ import json, resource, sys, time
 cap = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 from detect.errors import ExportError
+from detect.export.metadata import ExportMetadata
 from detect.export.ncnn_runtime import NcnnDetector
 from detect.export.runtime import OnnxDetector
 for line in sys.stdin:
@@ -207,3 +209,105 @@ def test_every_case_is_refused_at_load_within_2s_under_a_6gb_cap(ncnn_export, tm
         outcome, seconds = answers[path]
         assert outcome.startswith("refused: ") and "\n" not in outcome, (name, outcome)
         assert seconds < 2, (name, seconds)
+
+
+def test_a_category_name_with_a_line_break_is_refused_at_export_and_at_load(ncnn_export, tmp_path):
+    """Before: it exported "equal", and MediaPipe's label file was shifted a line."""
+    metadata = ExportMetadata((1, 2), ("cir\ncle", "square"), 96, {}, {}, "fp32")
+    with pytest.raises(ExportError, match="control character"):
+        metadata.to_json()
+    from detect.export.ncnn_runtime import NcnnDetector
+
+    good = json.loads(ncnn_export.with_suffix(".json").read_text())
+    good["categories"]["names"][0] = "cir\ncle"
+    path = write_ncnn_copy(ncnn_export, tmp_path / "n", metadata=json.dumps(good))
+    with pytest.raises(ExportError, match="control character"):
+        NcnnDetector(path)
+
+
+@pytest.fixture(scope="module")
+def openvino_export(tiny_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from detect.evaluation.checked_export import export_model
+    from detect.export.variants import plan_export
+    from detect.weights.checkpoint import load_checkpoint
+
+    output = tmp_path_factory.mktemp("openvino") / "model.xml"
+    export_model(load_checkpoint(tiny_ckpt), plan_export("openvino", ["fp32"]), output)
+    return output
+
+
+def ir_copy(source: Path, folder: Path, xml: str) -> Path:
+    folder.mkdir()
+    (folder / "model.xml").write_text(xml)
+    (folder / "model.bin").write_bytes(source.with_suffix(".bin").read_bytes())
+    return folder / "model.xml"
+
+
+@pytest.mark.slow
+def test_openvino_irs_we_never_write_are_one_line(openvino_export, tmp_path):
+    """Before: std::bad_alloc for an input edited to 1×3×100000×100000; 'cls_logits is not
+    found' for an IR of another model carrying our metadata; refusals of 4-6 lines."""
+    from detect.export.openvino_runtime import OpenVINODetector
+
+    xml = openvino_export.read_text()
+    assert OpenVINODetector(openvino_export)([IMAGE])[0]["boxes"].shape[1] == 4
+    huge = ir_copy(
+        openvino_export,
+        tmp_path / "huge",
+        xml.replace('shape="?,3,?,?"', 'shape="1,3,100000,100000"', 1),
+    )
+    renamed = ir_copy(
+        openvino_export, tmp_path / "renamed", xml.replace('names="cls_logits"', 'names="other"')
+    )
+    broken = ir_copy(openvino_export, tmp_path / "broken", xml[: len(xml) // 2])
+    for path, phrase in ((huge, "100000"), (renamed, "not a detect export"), (broken, "")):
+        with pytest.raises(ExportError) as error:
+            OpenVINODetector(path)
+        one_line(error, phrase)
+
+
+@pytest.fixture(scope="module")
+def mediapipe_export(tiny_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from detect.evaluation.checked_export import export_model
+    from detect.export.variants import plan_export
+    from detect.weights.checkpoint import load_checkpoint
+
+    output = tmp_path_factory.mktemp("mediapipe") / "model.mediapipe.tflite"
+    export_model(load_checkpoint(tiny_ckpt), plan_export("mediapipe", ["fp32"]), output)
+    return output
+
+
+def with_label_file(model: bytes, text: str | None) -> bytes:
+    """The MediaPipe file with its label zip replaced by one holding ``text`` (None: none)."""
+    import io
+    import zipfile
+
+    start = model.rfind(b"PK\x03\x04")
+    with zipfile.ZipFile(io.BytesIO(model)) as bundle:
+        [name] = [n for n in bundle.namelist() if n.endswith(".txt")]
+    if text is None:
+        return model[:start]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr(name, text)
+    return model[:start] + buffer.getvalue()
+
+
+@pytest.mark.slow
+def test_mediapipe_label_files_unlike_our_names_are_one_line(mediapipe_export):
+    """Before: KeyError at the first image (a million lines, HTML, too few), FileNotFoundError
+    for a removed label zip."""
+    from detect.inference.mediapipe_runtime import MediaPipeDetector
+
+    model = mediapipe_export.read_bytes()
+    assert MediaPipeDetector(model)([IMAGE])[0]["boxes"].shape[1] == 4
+    cases = {
+        "removed": None,
+        "a million lines": "x\n" * 1_000_000,
+        "html": "<html><body>labels</body></html>\n",
+        "too few": "???\ncircle\n",
+    }
+    for case, text in cases.items():
+        with pytest.raises(ExportError) as error:
+            MediaPipeDetector(with_label_file(model, text))
+        assert "label file" in str(error.value) and "\n" not in str(error.value), case

@@ -36,6 +36,7 @@ from detect.export.runtime import INPUT_NAME, RAW_OUTPUT_NAMES
 
 PERFORMANCE_HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
 PRECISIONS = {"f32": "f32", "bf16": "bf16"}
+SETTINGS = ("performance_hint", "precision")  # what openvino={…} of a load may set
 
 
 def plugin_config(threads: int | None, performance_hint: str, precision: str) -> dict[str, str]:

@@ -311,3 +311,33 @@ def test_mediapipe_label_files_unlike_our_names_are_one_line(mediapipe_export):
         with pytest.raises(ExportError) as error:
             MediaPipeDetector(with_label_file(model, text))
         assert "label file" in str(error.value) and "\n" not in str(error.value), case
+
+
+@pytest.fixture(scope="module")
+def tflite_export(tiny_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    from detect.evaluation.checked_export import export_model
+    from detect.export.variants import plan_export
+    from detect.weights.checkpoint import load_checkpoint
+
+    output = tmp_path_factory.mktemp("tflite") / "model.tflite"
+    export_model(load_checkpoint(tiny_ckpt), plan_export("tflite", ["fp32"]), output)
+    return output.read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("side", "phrase"), [(60000, "resize's output side is 60000"), (-5, "LiteRT model")]
+)
+def test_a_litert_resize_to_a_hostile_side_is_refused_at_load(tflite_export, side, phrase):
+    """Before: a RuntimeError traceback (60000² or −5) at the first image. The file's resize
+    takes its output side from a constant tensor: [96, 96], rewritten here (a shape tensor
+    holds the same pair: at −5 LiteRT itself refuses the file, in one line too)."""
+    from detect.export.litert_runtime import LiteRTDetector
+
+    assert LiteRTDetector(tflite_export)([IMAGE])[0]["boxes"].shape[1] == 4
+    ours = np.array([96, 96], np.int32).tobytes()
+    assert ours in tflite_export
+    hostile = tflite_export.replace(ours, np.array([side, side], np.int32).tobytes())
+    with pytest.raises(ExportError) as error:
+        LiteRTDetector(hostile)
+    one_line(error, phrase)

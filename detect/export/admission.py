@@ -234,7 +234,9 @@ def refuse(source: str, what: str) -> ExportError:
 
 def check_ops(found: Iterable[str], allowed: frozenset[str], source: str, kind: str) -> None:
     """Every op (layer) type in ``found`` is one our ``kind`` exports use."""
-    strangers = sorted(set(found) - allowed)
+    # a damaged protobuf answers bytes for a name that is not UTF-8: shown as such
+    names = {op if isinstance(op, str) else repr(op) for op in found}
+    strangers = sorted(names - allowed)
     if strangers:
         shown = ", ".join(strangers[:5]) + (" …" if len(strangers) > 5 else "")
         raise refuse(source, f"its {kind} graph holds {shown}")

@@ -29,7 +29,10 @@ def check_interpreter(interpreter: Interpreter, outputs: str, source: str) -> No
     detection op only in a file whose metadata says it ends in it), each resize's fixed output
     side within the model's bounds, one input and two (raw heads) or four (the op's) outputs.
     (The op list is the interpreter's ``_get_ops_details``: LiteRT has no public one.)"""
-    ops = interpreter._get_ops_details()
+    try:
+        ops = interpreter._get_ops_details()
+    except (RuntimeError, ValueError) as error:  # a damaged name: UnicodeDecodeError
+        raise ExportError(f"{source} is not a readable LiteRT model ({brief(error)})") from None
     allowed = LITERT_OPS | ({MEDIAPIPE_OP} if outputs == "detections" else set())
     check_ops((op["op_name"] for op in ops), allowed, source, "LiteRT")
     for op in ops:

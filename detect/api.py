@@ -12,6 +12,7 @@ validates, exports and trains, through the same library functions as the ``detec
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,8 @@ from detect.cli.compose import compose_command
 from detect.data.categories import CategoryMap
 from detect.errors import ConfigError
 from detect.evaluation.evaluate import evaluate, model_dataset
-from detect.inference.backends import LoadedDetector, load_detector
+from detect.export.openvino_runtime import SETTINGS as OPENVINO_SETTINGS
+from detect.inference.backends import EXPORTED, LoadedDetector, load_detector
 from detect.inference.counting import CountConfig
 from detect.inference.detections import DEFAULT_SCORE_THRESH, Detections
 from detect.inference.outputs import Result
@@ -35,6 +37,7 @@ from detect.inference.tracking import TrackerConfig
 from detect.weights.hub import HubConfig
 
 Source = str | Path | int | np.ndarray | Sequence[str | Path | int | np.ndarray]
+MAX_ARRAY_PIXELS = 100_000_000  # an array image's pixels (a 20000² one asks 3.2 GB of copies)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Model:
         threads: int | None = None,
         **load_options: Any,
     ) -> None:
+        check_model_arguments(weights, threads, load_options)
         self.weights = str(weights)
         self.loaded: LoadedDetector = load_detector(
             self.weights, backend, device, threads, hub=HubConfig(), **load_options
@@ -236,6 +240,12 @@ class Model:
         PyTorch; ``options`` as ``detect export``'s keys. Returns the written file."""
         from detect.cli.export import export_paths
 
+        suffix = "".join(Path(self.weights).suffixes[-2:])
+        if Path(self.weights).suffix in EXPORTED or suffix == ".ncnn.param":
+            raise ConfigError(
+                f"{self.weights} is already an export; export from the checkpoint (.ckpt) it "
+                "was made from"
+            )
         config = compose_command("export", [], {"ckpt": self.weights, "format": format, **options})
         return export_paths(config)[0]
 
@@ -268,10 +278,44 @@ def check_finite(source: Any) -> None:
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
-    """A BGR uint8 (H, W, 3) image, or one clear error."""
+    """A BGR uint8 (H, W, 3) image of 1 to ``MAX_ARRAY_PIXELS`` pixels, or one clear error."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ConfigError(
             f"predict: an array image must be uint8 (H, W, 3) BGR as OpenCV reads it, got "
             f"{image.dtype} {tuple(image.shape)}"
         )
+    pixels = image.shape[0] * image.shape[1]
+    if not 1 <= pixels <= MAX_ARRAY_PIXELS:
+        raise ConfigError(
+            f"predict: an array image of {image.shape[1]}×{image.shape[0]} pixels; give one of "
+            f"1 to {MAX_ARRAY_PIXELS:,} pixels (resize a larger one first)"
+        )
     return image
+
+
+def check_model_arguments(weights: Any, threads: Any, load_options: dict[str, Any]) -> None:
+    """``Model``'s arguments, each refused by what is wrong with it (not by the file it
+    cannot then find)."""
+    if weights is None or not isinstance(weights, (str, Path)):
+        raise ConfigError(
+            f"Model(weights): a checkpoint (.ckpt), an export (.onnx, .tflite, .xml) or "
+            f"torchvision:<name>, not {type(weights).__name__} {weights!r}"[:200]
+        )
+    if Path(weights).is_dir():
+        raise ConfigError(
+            f"Model({str(weights)!r}) is a folder; give a weights file in it (.ckpt, .onnx, …)"
+        )
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
+        raise ConfigError(f"threads={threads!r}: a whole number of threads, or None")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"threads={threads}: at least 1 (None: one per core)")
+    options = set(inspect.signature(load_detector).parameters) - {"path", "backend", "device"}
+    options -= {"threads", "hub"}
+    unknown = sorted(set(load_options) - options)
+    if unknown:
+        raise ConfigError(
+            f"Model(…, {unknown[0]}=…): not an option; choose {', '.join(sorted(options))}"
+        )
+    settings = load_options.get("openvino") or {}
+    if not isinstance(settings, dict) or set(settings) - set(OPENVINO_SETTINGS):
+        raise ConfigError(f"openvino={settings!r}: its settings are {', '.join(OPENVINO_SETTINGS)}")

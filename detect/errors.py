@@ -86,4 +86,4 @@ class SourceError(DetectError):
 
     def __init__(self, source: str, reason: str) -> None:
         super().__init__(f"cannot open video source {source!r}: {reason}")
-        self.source = source
+        self.source, self.reason = source, reason

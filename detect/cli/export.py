@@ -11,7 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 from torch import Tensor
 
-from detect.cli.writable import check_writable
+from detect.cli.writable import check_output_file
 from detect.errors import ConfigError
 from detect.evaluation.checked_export import checkpoint_images, default_output, export_model
 from detect.export.variants import plan_export
@@ -38,7 +38,7 @@ def export_paths(cfg: DictConfig, say: Callable[[str], None] = log.info) -> list
         return [export_web(cfg, say)]
     plan = plan_export(cfg.format, precisions(cfg), cfg.postprocess)
     output = Path(cfg.output) if cfg.output else default_output(cfg.ckpt, plan.suffix)
-    check_writable(output.parent, "output" if cfg.output else "output (its default)")
+    check_output_file(output, "output" if cfg.output else "output (its default)", plan.suffix)
     checkpoint = open_for_export(cfg)
     # every input is read before anything is written
     images: list[Tensor] = []

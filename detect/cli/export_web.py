@@ -10,6 +10,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from detect.cli.export import open_for_export
+from detect.cli.writable import check_output_folder
 from detect.errors import ConfigError
 from detect.evaluation.checked_export import checkpoint_images, default_output, export_model
 from detect.export.runtime import OnnxDetector
@@ -27,9 +28,10 @@ def export_web(cfg: DictConfig, say: Callable[[str], None] = log.info) -> Path:
     is exported, so an offline first export fails at once."""
     if cfg.postprocess is False or cfg.int8:
         raise ConfigError("format=web runs the whole fp32 graph in the page: drop postprocess/int8")
+    folder = Path(cfg.output) if cfg.output else default_output(cfg.ckpt, "_web")
+    check_output_folder(folder, "output" if cfg.output else "output (its default)")
     web = cfg.web
     runtime = runtime_files(web.cache_dir or default_cache_dir(), web.package, web.registry)
-    folder = Path(cfg.output) if cfg.output else default_output(cfg.ckpt, "_web")
     checkpoint = open_for_export(cfg)
     images = []
     if cfg.check.count > 0:

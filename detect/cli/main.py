@@ -14,22 +14,40 @@ from detect.cli.commands import COMMANDS, Command
 
 CONFIG_PATH = "pkg://detect.conf"  # the configs ship inside the package: any directory works
 HELP = {"--help", "-h", "--hydra-help"}  # answered before the command's function is imported
+INTERRUPTED = 130  # the shell's status for a command stopped by SIGINT
 
 
 def run_command(command: Command, overrides: Sequence[str]) -> Any:
     """Compose ``command``'s config with ``overrides`` (Hydra's command line: ``key=value``,
-    ``--help``, ``-m`` …) and run it; an input error exits with one ``error:`` line."""
+    ``--help``, ``-m`` …) and run it; an input error exits with one ``error:`` line, Ctrl-C
+    with one line and status 130 (whatever was being written is left as it was: every file
+    is staged and renamed into place, see :mod:`detect.io`)."""
+    try:
+        return run_hydra(command, overrides)
+    except KeyboardInterrupt:
+        print(f"error: detect {command.name} interrupted (Ctrl-C); stopped", file=sys.stderr)
+        sys.exit(INTERRUPTED)
+
+
+def run_hydra(command: Command, overrides: Sequence[str]) -> Any:
     # Hydra's private runner, called as hydra.main calls it, but on our argument list rather
     # than sys.argv: sys.argv stays as the user typed it, so Lightning's DDP launcher (which
     # re-runs sys.argv for each extra process) re-runs `detect train …`, not a cut-down line.
     from hydra import version
     from hydra._internal.utils import _run_hydra, get_args_parser
 
+    from detect.cli.preflight import HYDRA_RUN, preflight
+
     version.setbase("1.3")  # as @hydra.main(version_base="1.3"): no chdir into the output dir
-    if not HELP.intersection(overrides) and composes(command, overrides):
-        # imported before Hydra sets up logging, as a tool script imports it: Lightning then
-        # keeps its own console handler and its lines are not printed twice
-        command.function()
+    if not HELP.intersection(overrides):
+        checked = preflight(command, overrides)
+        if isinstance(checked, str):
+            print(f"error: {checked}", file=sys.stderr)
+            sys.exit(1)
+        if checked is HYDRA_RUN:
+            # imported before Hydra sets up logging, as a tool script imports it: Lightning
+            # then keeps its own console handler and its lines are not printed twice
+            command.function()
     task = friendly_errors(command.task())
     parser = get_args_parser()
     parser.prog = f"detect {command.name}"
@@ -40,28 +58,6 @@ def run_command(command: Command, overrides: Sequence[str]) -> Any:
         config_path=CONFIG_PATH,
         config_name=command.config,
     )
-
-
-def composes(command: Command, overrides: Sequence[str]) -> bool:
-    """Whether ``command``'s config composes with ``overrides``, tried before its function (and
-    torch with it, 5–10 s) is imported: a misspelt key or option then gets Hydra's own message
-    at once. Flags (``-m``, ``--cfg``) and sweeps are left to Hydra's run."""
-    from hydra import compose, initialize_config_module
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    if any(override.startswith("-") for override in overrides):
-        return True
-    try:
-        parsed = OverridesParser.create().parse_overrides(list(overrides))
-        if any(override.is_sweep_override() for override in parsed):
-            return True
-        with initialize_config_module(CONFIG_PATH.removeprefix("pkg://"), version_base="1.3"):
-            compose(command.config, overrides=list(overrides))
-    except (HydraException, OmegaConfBaseException):
-        return False  # Hydra's run reports it, without the function imported
-    return True
 
 
 def run_tool(name: str) -> Any:

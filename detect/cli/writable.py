@@ -36,6 +36,31 @@ def check_writable(folder: str | Path, key: str) -> Path:
     return folder
 
 
+def check_output_file(path: str | Path, key: str, suffix: str) -> Path:
+    """``path`` can be written as a file (``suffix``: what an example name ends with): not an
+    existing folder, and its folder writable (:func:`check_writable`); checked before the work
+    that would write it."""
+    path = Path(path).absolute()
+    if path.is_dir():
+        raise ConfigError(
+            f"{key}={path} is a folder; name the file to write in it, such as "
+            f"{path / ('model' + suffix)} (nothing was run)"
+        )
+    check_writable(path.parent, key)
+    return path
+
+
+def check_output_folder(folder: str | Path, key: str) -> Path:
+    """``folder`` can be made or filled: not an existing file, and writable."""
+    folder = Path(folder).absolute()
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(
+            f"{key}={folder} is a file, and this export writes a folder; name a new or existing "
+            "folder (nothing was run)"
+        )
+    return check_writable(folder, key)
+
+
 class RunFolderCheck(Callback):
     """A Hydra callback (``conf/train.yaml``'s ``hydra.callbacks``): the run folder checked
     writable before Hydra makes it, since Hydra's own ``mkdir`` failing ends in a traceback

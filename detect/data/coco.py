@@ -27,6 +27,7 @@ from detect.data.images import probe_image, read_image
 from detect.data.location import data_hint
 from detect.data.schemas import NON_FINITE, Problem, check_coco
 from detect.errors import DatasetError, ImageError
+from detect.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class DataReport:
             "boxes_per_category": dict(self.boxes_per_category),
             "notes": self.notes,
         }
-        path.write_text(json.dumps(record, indent=2))
+        atomic_write(path, json.dumps(record, indent=2))
 
 
 def coco_annotation(

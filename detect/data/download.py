@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 from tqdm import tqdm
 
@@ -16,6 +18,12 @@ COCO_FILES = {
     "val2017": f"{COCO_URL}/zips/val2017.zip",
     "annotations": f"{COCO_URL}/annotations/annotations_trainval2017.zip",
 }
+
+
+def open_partial(partial: Path, resumed: bool) -> BinaryIO:
+    """The ``.part`` file, appended to (``resumed``) or begun afresh, never through a link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if resumed else os.O_TRUNC)
+    return os.fdopen(os.open(partial, flags, 0o666), "wb")
 
 
 def download(url: str, target: Path) -> Path:
@@ -30,7 +38,7 @@ def download(url: str, target: Path) -> Path:
         resumed = response.status == 206
         total = int(response.headers.get("Content-Length", 0)) + (done if resumed else 0)
         with (
-            partial.open("ab" if resumed else "wb") as out,
+            open_partial(partial, resumed) as out,
             tqdm(
                 total=total,
                 initial=done if resumed else 0,

@@ -23,6 +23,7 @@ from torchvision.ops import box_convert, box_iou
 
 from detect.data.coco import CocoDetection
 from detect.errors import DatasetError
+from detect.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,7 @@ def generate_shapes(
     ann_dir.mkdir(parents=True, exist_ok=True)
     for split, count in (("train", num_train), ("val", num_val)):
         coco = _split(root, split, count, image_size, max_objects, rng, info)
-        paths[split].write_text(json.dumps(coco))  # json last: a partial run is redone
+        atomic_write(paths[split], json.dumps(coco))  # json last: a partial run is redone
     log.info("generated %d + %d shapes images at %s", num_train, num_val, root)
     return root
 

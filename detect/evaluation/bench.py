@@ -60,6 +60,7 @@ from detect.evaluation.latency import (
     threads,
 )
 from detect.evaluation.parity import parity_status
+from detect.io import atomic_write
 from detect.models import SSDLite, ssdlite
 from detect.models.backbones import backbone_options
 from detect.models.predictor import Predictor
@@ -120,7 +121,7 @@ class BenchReport:
     def to_json(self, path: str | Path) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        atomic_write(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 def cpu_name() -> str:

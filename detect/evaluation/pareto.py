@@ -9,7 +9,9 @@ curve to choose from before training).
 from __future__ import annotations
 
 import csv
+import functools
 import glob
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from detect.evaluation.cost import counted_cost
 from detect.evaluation.evaluate import evaluate, model_dataset
 from detect.evaluation.latency import measure_detector, measure_runners, opaque_runner, threads
 from detect.inference.backends import load_detector
+from detect.io import atomic_write
 from detect.models import SSDLite, ssdlite
 from detect.models.backbones import backbone_options
 from detect.models.predictor import Predictor
@@ -184,11 +187,12 @@ def write_tables(points: Sequence[ModelPoint], front: Sequence[bool], output: Pa
         ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
         + ["| " + " | ".join(row) + " |" for row in rows]
     )
-    (output / "pareto.md").write_text(markdown + "\n")
-    with open(output / "pareto.csv", "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
+    atomic_write(output / "pareto.md", markdown + "\n")
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    atomic_write(output / "pareto.csv", table.getvalue())
     return markdown
 
 
@@ -233,7 +237,8 @@ def plot(points: Sequence[ModelPoint], front: Sequence[bool], path: Path, title:
         axis.legend(fontsize=7)
     figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    kind = Path(path).suffix[1:] or "png"
+    atomic_write(path, functools.partial(figure.savefig, format=kind, dpi=120))
 
 
 def pareto_report(

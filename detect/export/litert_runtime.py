@@ -18,9 +18,34 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from detect.errors import ExportError
+from detect.export.admission import LITERT_OPS, MEDIAPIPE_OP, brief, check_ops, check_side, refuse
 from detect.export.deployed import DeployedDetector
 from detect.export.postprocessed import model_input, op_detections
 from detect.export.tflite import read_metadata
+
+
+def check_interpreter(interpreter: Interpreter, outputs: str, source: str) -> None:
+    """The file's graph is one ``detect export`` writes: op types of the allow-list (the
+    detection op only in a file whose metadata says it ends in it), each resize's fixed output
+    side within the model's bounds, one input and two (raw heads) or four (the op's) outputs.
+    (The op list is the interpreter's ``_get_ops_details``: LiteRT has no public one.)"""
+    try:
+        ops = interpreter._get_ops_details()
+    except (RuntimeError, ValueError) as error:  # a damaged name: UnicodeDecodeError
+        raise ExportError(f"{source} is not a readable LiteRT model ({brief(error)})") from None
+    allowed = LITERT_OPS | ({MEDIAPIPE_OP} if outputs == "detections" else set())
+    check_ops((op["op_name"] for op in ops), allowed, source, "LiteRT")
+    for op in ops:
+        if op["op_name"].startswith("RESIZE_") and len(op["inputs"]) > 1:
+            try:
+                sides = np.asarray(interpreter.get_tensor(int(op["inputs"][1]))).ravel()
+            except ValueError:  # computed in the graph, not a constant: not ours
+                raise refuse(source, "a resize's output side is computed in the graph") from None
+            for side in sides:
+                check_side(float(side), source, "a resize's output side")
+    counts = len(interpreter.get_input_details()), len(interpreter.get_output_details())
+    if counts != (1, 4 if outputs == "detections" else 2):
+        raise refuse(source, f"its graph has {counts[0]} input(s) and {counts[1]} output(s)")
 
 
 class LiteRTDetector(DeployedDetector):
@@ -46,7 +71,8 @@ class LiteRTDetector(DeployedDetector):
                 model_content=model, num_threads=threads or os.cpu_count()
             )
         except (RuntimeError, ValueError) as error:
-            raise ExportError(f"{source} is not a loadable LiteRT model ({error})") from None
+            raise ExportError(f"{source} is not a loadable LiteRT model ({brief(error)})") from None
+        check_interpreter(self.interpreter, self.metadata.outputs, source)
         self.input = self.interpreter.get_input_details()[0]["index"]
         outputs = self.interpreter.get_output_details()
         # the class logits have C > 4 columns, the box codes 4; a MediaPipe export (outputs
@@ -55,6 +81,7 @@ class LiteRTDetector(DeployedDetector):
             outputs = sorted(outputs, key=lambda d: -d["shape"][-1])
         self.outputs = [d["index"] for d in outputs]
         self.shape: tuple[int, ...] | None = None
+        self.probe()
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         if self.metadata.outputs == "detections":

@@ -35,7 +35,11 @@ from flatbuffers import flexbuffers
 from torch import Tensor, nn
 
 from detect.errors import ExportError
-from detect.export.mediapipe_support import install_version_helper, require_mediapipe
+from detect.export.mediapipe_support import (
+    install_version_helper,
+    labels_by_id,
+    require_mediapipe,
+)
 from detect.export.metadata import ExportMetadata
 from detect.export.tflite import FILE_IDENTIFIER, with_metadata
 from detect.models import SSDLite
@@ -43,7 +47,6 @@ from detect.models.box_coder import centre_size
 
 OP_NAME = "TFLite_Detection_PostProcess"
 NORM = 127.5  # uint8 → [-1, 1]: (x − 127.5) / 127.5, our preprocessing
-GAP_LABEL = "???"  # a category id no class has (TF OD API's label maps write the same)
 MIN_SIZE = 1e-6  # a box clipped to nothing keeps this side (log needs > 0); IoU stays 0
 
 
@@ -190,14 +193,6 @@ def append_postprocess(
     builder = flatbuffers.Builder(len(model) + anchors.data.size + 4096)
     builder.Finish(tree.Pack(builder), file_identifier=FILE_IDENTIFIER)
     return bytes(builder.Output())
-
-
-def labels_by_id(coco_ids: Sequence[int], names: Sequence[str]) -> list[str]:
-    """The label file's lines: line ``id`` names category ``id``; ids no class has read ???."""
-    lines = [GAP_LABEL] * (max(coco_ids) + 1)
-    for coco_id, name in zip(coco_ids, names, strict=True):
-        lines[coco_id] = name
-    return lines
 
 
 def with_mediapipe_metadata(model: bytes, coco_ids: Sequence[int], names: Sequence[str]) -> bytes:

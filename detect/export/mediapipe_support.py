@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 import types
+from collections.abc import Sequence
 
 from detect.errors import ConfigError, install_hint
 
@@ -105,3 +106,14 @@ def install_version_helper() -> None:
                 sys.modules[name] = module
                 setattr(sys.modules[".".join(parts[: depth - 1])], parts[depth - 1], module)
         sys.modules[MODULE].GetMinimumMetadataParserVersion = minimum_parser_version  # type: ignore[attr-defined]
+
+
+GAP_LABEL = "???"  # a category id no class has (TF OD API's label maps write the same)
+
+
+def labels_by_id(coco_ids: Sequence[int], names: Sequence[str]) -> list[str]:
+    """The label file's lines: line ``id`` names category ``id``; ids no class has read ???."""
+    lines = [GAP_LABEL] * (max(coco_ids) + 1)
+    for coco_id, name in zip(coco_ids, names, strict=True):
+        lines[coco_id] = name
+    return lines

@@ -12,6 +12,7 @@ Files, for ``output=model.ncnn.param``: ``model.ncnn.param`` (graph, text), ``mo
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import subprocess
 import tempfile
 import warnings
@@ -80,7 +81,8 @@ def export_ncnn(model: SSDLite, metadata: ExportMetadata, precision: str = "fp32
     if metadata.outputs != "raw":
         raise ConfigError("NCNN exports hold the network alone: postprocess=false")
     param, weights = convert(model, precision)
-    stored = dataclasses.replace(metadata, precision=precision)
+    record = {"bytes": len(weights), "sha256": hashlib.sha256(weights).hexdigest()}
+    stored = dataclasses.replace(metadata, precision=precision, weights=record)
     return NcnnFiles(param, weights, stored)
 
 

@@ -14,8 +14,13 @@ pixels (0–255, any size, batch 1), resizes them bilinearly to the model's side
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
+import signal
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -23,12 +28,22 @@ from types import ModuleType
 import numpy as np
 
 from detect.errors import ExportError, import_extra
+from detect.export.admission import (
+    MAX_LAYERS,
+    MAX_PARAMETER,
+    MAX_SCALE,
+    NCNN_LAYERS,
+    check_ops,
+    check_side,
+    refuse,
+)
 from detect.export.deployed import DeployedDetector
 from detect.export.metadata import ExportMetadata
 
 EXTRA = "ncnn"  # pyproject's extra: ncnn (runtime) and pnnx (converter)
 INPUT_BLOB = "in0"  # pnnx's names: the pixels in; the class logits and box codes out
 OUTPUT_BLOBS = ("out0", "out1")
+TRIAL_SECONDS = 60.0  # a graph's trial load and first image, in a child process
 
 
 def require_ncnn() -> ModuleType:
@@ -68,8 +83,135 @@ def read_files(param: str | os.PathLike[str]) -> NcnnFiles:
                 f"{paths[1].name} and {paths[2].name} beside it; write one with "
                 "detect export format=ncnn"
             )
-    metadata = ExportMetadata.from_json(paths[2].read_text(encoding="utf-8"), str(paths[2]))
+    metadata = ExportMetadata.from_json(paths[2].read_bytes(), str(paths[2]))
     return NcnnFiles(paths[0].read_bytes(), paths[1].read_bytes(), metadata)
+
+
+def check_weights(files: NcnnFiles, source: str) -> None:
+    """The ``.bin`` is the one this export wrote: its length and SHA-256 are the metadata's
+    (a ``.bin`` of another export, or shifted by a few bytes, would run and give other
+    detections)."""
+    record = files.metadata.weights
+    if record is None:
+        raise ExportError(
+            f"{source}: its metadata does not record its .bin (an export older than this check); "
+            "export it again with detect export format=ncnn"
+        )
+    digest = hashlib.sha256(files.weights).hexdigest()
+    if len(files.weights) != record["bytes"] or digest != record["sha256"]:
+        raise ExportError(
+            f"{source}: its .bin ({len(files.weights)} bytes, sha256 {digest[:12]}…) is not the "
+            f"one its export wrote ({record['bytes']} bytes, {record['sha256'][:12]}…); use the "
+            ".param, .bin and .json of one export"
+        )
+
+
+def check_param(param: bytes, source: str) -> None:
+    """The ``.param`` graph is one pnnx writes for our network: NCNN's magic number, a
+    bounded layer count, layer types of the allow-list, every stored number bounded, an
+    ``Interp``'s output side at most the model's largest and its scales small. NCNN itself
+    allocates whatever a layer asks (an Interp of 60000² ends in SIGSEGV), so this is read
+    before NCNN sees the file."""
+    try:
+        lines = param.decode("ascii").splitlines()
+        magic, (layers, blobs) = lines[0].strip(), map(int, lines[1].split())
+    except (UnicodeDecodeError, IndexError, ValueError):
+        raise ExportError(f"{source} is not an NCNN .param (its header is unreadable)") from None
+    if magic != "7767517" or not 0 < layers <= MAX_LAYERS or not 0 < blobs <= MAX_LAYERS:
+        raise ExportError(f"{source} is not an NCNN .param of ours (header {magic} {layers})")
+    body = [line.split() for line in lines[2:] if line.strip()]
+    if len(body) != layers:
+        raise ExportError(f"{source}: its header says {layers} layers but it holds {len(body)}")
+    check_ops((fields[0] for fields in body), NCNN_LAYERS, source, "NCNN")
+    for fields in body:
+        check_layer(fields, source)
+
+
+# the few parameters whose negative values mean something (pnnx writes none for our networks,
+# but other backbones' may): "infer this dimension" in Reshape, "to the end" in Slice and
+# Crop, SAME padding in convolutions and pooling. NCNN trusts every other value: a padding of
+# -1 crashes it (found by the fuzz campaign).
+SAME_PADDING = {-233.0, -234.0}
+NEGATIVE_ALLOWED = {
+    **{
+        kind: {key: SAME_PADDING for key in (4, 14, 15, 16)}
+        for kind in ("Convolution", "ConvolutionDepthWise", "Pooling")
+    },
+    "Reshape": {key: {-1.0} for key in (0, 1, 2, 11)},
+    "Slice": {1: {-233.0}, 2: {-233.0}},
+    "Crop": {key: {-233.0} for key in (9, 10, 11)},
+    "Flatten": {},
+    "Concat": {0: {-1.0}},
+    "Split": {},
+}
+# kernel, dilation and stride of convolutions and pooling: 1 to MAX_WINDOW when given
+POSITIVE = {
+    kind: (1, 11, 2, 12, 3, 13) for kind in ("Convolution", "ConvolutionDepthWise", "Pooling")
+}
+MAX_WINDOW = 64
+
+
+def check_layer(fields: list[str], source: str) -> None:
+    """One ``.param`` line: ``type name bottoms tops <blob names> key=value…``."""
+    kind = fields[0]
+    try:
+        bottoms, tops = int(fields[2]), int(fields[3])
+        pairs = fields[4 + bottoms + tops :]
+        values = {}
+        for pair in pairs:
+            key, _, text = pair.partition("=")
+            numbers = [float(part) for part in text.split(",")]
+            if not all(math.isfinite(n) and abs(n) <= MAX_PARAMETER for n in numbers):
+                raise ValueError(pair)
+            values[int(key)] = numbers
+    except (IndexError, ValueError) as error:
+        raise refuse(source, f"its {kind} layer {fields[1:2]} stores {error}") from None
+    negative = {k: v for k, v in values.items() if k >= 0 and min(v) < 0}
+    for key, numbers in negative.items():
+        allowed = NEGATIVE_ALLOWED.get(kind, {}).get(key, set())
+        if not set(numbers) <= allowed:
+            raise refuse(source, f"its {kind} layer {fields[1]} stores {key}={min(numbers):g}")
+    for key in POSITIVE.get(kind, ()):
+        if key in values and not 1 <= values[key][-1] <= MAX_WINDOW:
+            raise refuse(source, f"its {kind} layer {fields[1]} stores {key}={values[key][-1]:g}")
+    if kind == "Interp":
+        for key, what in ((3, "output height"), (4, "output width")):
+            side = values.get(key, [0])[-1]
+            if side:
+                check_side(side, source, f"an Interp layer's {what}")
+        for key in (1, 2):  # height and width scale factors
+            scale = values.get(key, [1.0])[-1]
+            if not 0 < scale <= MAX_SCALE:
+                raise refuse(source, f"an Interp layer scales by {scale:g}")
+
+
+def in_child(action: Callable[[], object], seconds: float = TRIAL_SECONDS) -> str | None:
+    """Run ``action`` in a forked child: how it died ("crashed (SIGSEGV)", "did not answer in
+    60 s"), or None when it returned or raised (the parent then runs it and raises the same
+    error itself). Where there is no fork (Windows), None without trying."""
+    if not hasattr(os, "fork"):
+        return None
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's exit status is what is tested
+        try:
+            action()
+            code = 0
+        except BaseException:
+            code = 1
+        os._exit(code)
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(child, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            return f"did not answer in {seconds:g} s"
+        time.sleep(0.005)
+    if os.WIFSIGNALED(status):
+        return f"crashed ({signal.Signals(os.WTERMSIG(status)).name})"
+    return None
 
 
 class NcnnDetector(DeployedDetector):
@@ -86,8 +228,21 @@ class NcnnDetector(DeployedDetector):
         self.check(source)
         if self.metadata.outputs != "raw":
             raise ExportError(f"{source}: NCNN exports hold the raw heads; export it again")
+        check_weights(files, source)
+        check_param(files.param, source)
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
+        self.ncnn = ncnn
+        # NCNN trusts a graph's geometry: a padding edited to disagree with the next layer
+        # crashes the process (SIGSEGV), so the file is first loaded and tried in a child
+        crash = in_child(lambda: self.open(files, 1, source))
+        if crash:
+            raise ExportError(f"{source}: NCNN {crash} on this graph; refused (export it again)")
+        self.open(files, threads, source)
+
+    def open(self, files: NcnnFiles, threads: int | None, source: str) -> None:
+        """The net loaded from ``files`` and tried on one image (:meth:`probe`)."""
+        ncnn = self.ncnn
         self.net = ncnn.Net()
         options = self.net.opt
         options.use_vulkan_compute = False
@@ -104,7 +259,7 @@ class NcnnDetector(DeployedDetector):
         missing = {INPUT_BLOB, *OUTPUT_BLOBS} - {*self.net.input_names(), *self.net.output_names()}
         if missing:
             raise ExportError(f"{source}: its graph lacks the blobs {sorted(missing)}")
-        self.ncnn = ncnn
+        self.probe()
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         logits, codes = [], []

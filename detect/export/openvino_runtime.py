@@ -21,6 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from detect.errors import ConfigError, ExportError
+from detect.export.admission import (
+    MAX_IMAGE_SIDE,
+    OPENVINO_OPS,
+    brief,
+    check_ops,
+    check_side,
+    refuse,
+)
 from detect.export.deployed import DeployedDetector
 from detect.export.metadata import ExportMetadata
 from detect.export.openvino import RT_INFO_KEY, IRFiles, require_openvino, weights_path
@@ -28,6 +36,7 @@ from detect.export.runtime import INPUT_NAME, RAW_OUTPUT_NAMES
 
 PERFORMANCE_HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
 PRECISIONS = {"f32": "f32", "bf16": "bf16"}
+SETTINGS = ("performance_hint", "precision")  # what openvino={…} of a load may set
 
 
 def plugin_config(threads: int | None, performance_hint: str, precision: str) -> dict[str, str]:
@@ -74,7 +83,44 @@ def read_ir(core: object, model: str | os.PathLike[str] | IRFiles) -> tuple[obje
     try:
         return core.read_model(path), str(path)
     except RuntimeError as error:
-        raise ExportError(f"{path} is not a loadable OpenVINO IR ({error})") from None
+        raise ExportError(f"{path} is not a loadable OpenVINO IR ({brief(error)})") from None
+
+
+def check_network(network: object, metadata: ExportMetadata, source: str) -> None:
+    """The IR is one ``detect export format=openvino`` writes: op types of the allow-list,
+    one uint8 (N, 3, H, W) input named ``images`` whose fixed sides are within reason, and
+    the raw heads as outputs, of the metadata's anchors and classes where their shape is
+    fixed."""
+    check_ops(
+        (op.get_type_name() for op in network.get_ordered_ops()), OPENVINO_OPS, source, "OpenVINO"
+    )
+    inputs = [(port.get_any_name(), port.get_element_type().to_string()) for port in network.inputs]
+    names = {name for port in network.outputs for name in port.get_names()}
+    if inputs != [(INPUT_NAME, "u8")] or not set(RAW_OUTPUT_NAMES) <= names:
+        raise ExportError(
+            f"{source} carries detect metadata but its graph is not a detect export (inputs "
+            f"{[name for name, _ in inputs]}, outputs {sorted(names)}; a detect export takes "
+            f"uint8 {INPUT_NAME!r} and gives {', '.join(RAW_OUTPUT_NAMES)}); export it again"
+        )
+    shape = network.inputs[0].get_partial_shape()
+    if shape.rank.is_dynamic or shape.rank.get_length() != 4:
+        raise refuse(source, f"its input has the shape {shape}")
+    for index, dimension in enumerate(shape):
+        if dimension.is_static:
+            most = 3 if index == 1 else MAX_IMAGE_SIDE
+            check_side(dimension.get_length(), source, f"its input's dimension {index}", most)
+    anchors, classes = len(metadata.decoder.anchors), metadata.num_classes
+    for port in network.outputs:
+        wanted = {"cls_logits": classes, "bbox_regression": 4}.get(port.get_any_name())
+        found = port.get_partial_shape()
+        if wanted is None or found.rank.is_dynamic or found.rank.get_length() != 3:
+            continue
+        fixed = [d.get_length() if d.is_static else None for d in found][1:]
+        if fixed[0] not in (None, anchors) or fixed[1] not in (None, wanted):
+            raise ExportError(
+                f"{source}: its {port.get_any_name()} output is {found} but its metadata "
+                f"describes {anchors} anchors × {wanted}; refused (export it again)"
+            )
 
 
 def _readable(value: object) -> str:
@@ -105,10 +151,15 @@ class OpenVINODetector(DeployedDetector):
         self.check(source)
         if self.metadata.outputs != "raw":
             raise ExportError(f"{source}: OpenVINO exports hold the raw heads; export it again")
-        self.compiled = core.compile_model(network, "CPU", config)
+        check_network(network, self.metadata, source)
+        try:
+            self.compiled = core.compile_model(network, "CPU", config)
+        except RuntimeError as error:
+            raise ExportError(f"{source}: OpenVINO cannot compile it ({brief(error)})") from None
         self.request = self.compiled.create_infer_request()
         self.outputs = [self.compiled.output(name) for name in RAW_OUTPUT_NAMES]
         self.settings = {key: _readable(self.compiled.get_property(key)) for key in config}
+        self.probe()
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         results = self.request.infer({INPUT_NAME: batch})

@@ -14,9 +14,20 @@ import os
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from detect.errors import ExportError
+from detect.export.admission import (
+    MAX_IMAGE_SIDE,
+    ONNX_DOMAINS,
+    ONNX_OPS,
+    brief,
+    check_ops,
+    check_side,
+    refuse,
+)
 from detect.export.deployed import DeployedDetector
 from detect.export.metadata import METADATA_KEY, ExportMetadata
 
@@ -24,6 +35,8 @@ INPUT_NAME = "images"
 OUTPUT_NAMES = ("boxes", "scores", "labels", "batch_index")  # the whole graph's, in this order
 CUDA_PROVIDER = "CUDAExecutionProvider"  # onnxruntime-gpu's
 RAW_OUTPUT_NAMES = ("cls_logits", "bbox_regression")  # a network-only graph's
+# what ONNX Runtime raises running a graph (its own classes, not RuntimeError's)
+ORT_ERRORS = (ort_state.Fail, ort_state.RuntimeException, ort_state.InvalidArgument)
 
 
 def session_options(threads: int | None, spin: bool = False) -> ort.SessionOptions:
@@ -53,6 +66,7 @@ def open_session(
     threads: int | None = None,
     spin: bool = False,
     cuda: bool = False,
+    name: str | None = None,
 ) -> ort.InferenceSession:
     """An ONNX Runtime session over a file or serialized model, or an :class:`ExportError`: on
     the CPU provider, or with ``cuda`` on the CUDA one (onnxruntime-gpu) with the CPU's behind."""
@@ -68,13 +82,82 @@ def open_session(
         source = model if isinstance(model, bytes) else str(model)
         return ort.InferenceSession(source, session_options(threads, spin), providers=providers)
     except Exception as error:  # onnxruntime raises its own untyped exceptions
-        name = "the serialized model" if isinstance(model, bytes) else str(model)
-        raise ExportError(f"{name} is not a loadable ONNX model ({error})") from None
+        name = name or ("the serialized model" if isinstance(model, bytes) else str(model))
+        raise ExportError(f"{name} is not a loadable ONNX model ({brief(error)})") from None
+
+
+def read_model(model: str | os.PathLike[str] | bytes) -> bytes:
+    """The serialized model: ``model`` itself, or the file's bytes (read once: what is
+    checked is what runs)."""
+    if isinstance(model, bytes):
+        return model
+    if not Path(model).is_file():
+        raise ExportError(f"exported model not found: {model}; write one with tools/export.py")
+    return Path(model).read_bytes()
+
+
+def parse_graph(data: bytes, source: str) -> onnx.ModelProto:
+    """The model's protobuf (external data not loaded), or one line."""
+    try:
+        return onnx.load_from_string(data)
+    except Exception as error:  # protobuf's DecodeError and friends
+        raise ExportError(f"{source} is not a loadable ONNX model ({brief(error)})") from None
+
+
+def graph_metadata(proto: onnx.ModelProto, source: str) -> ExportMetadata:
+    found = {entry.key: entry.value for entry in proto.metadata_props}
+    if METADATA_KEY not in found:
+        raise ExportError(f"{source} has no detect metadata; export it with tools/export.py")
+    return ExportMetadata.from_json(found[METADATA_KEY], source)
+
+
+def check_graph(proto: onnx.ModelProto, metadata: ExportMetadata, source: str) -> None:
+    """The graph is one ``detect export`` writes: standard ops of the allow-list only (no
+    control flow, no custom domain, no local functions), one uint8 (N, 3, H, W) input named
+    ``images`` and the outputs its metadata's kind names, with their element types."""
+    graph = proto.graph
+    if proto.functions:
+        raise refuse(source, f"it defines {len(proto.functions)} local function(s)")
+    for node in graph.node:
+        allowed = ONNX_DOMAINS.get(node.domain)
+        if allowed is None:
+            raise refuse(source, f"its node {node.name!r} is of the custom domain {node.domain!r}")
+        if any(attribute.g.node or attribute.graphs for attribute in node.attribute):
+            raise refuse(source, f"its node {node.name!r} ({node.op_type}) holds a subgraph")
+    check_ops((node.op_type for node in graph.node), ONNX_OPS, source, "ONNX")
+    raw = metadata.outputs == "raw"
+    wanted = RAW_OUTPUT_NAMES if raw else OUTPUT_NAMES
+    inputs = [
+        (i.name, i.type.tensor_type.elem_type, len(i.type.tensor_type.shape.dim))
+        for i in graph.input
+    ]
+    outputs = {o.name: o.type.tensor_type.elem_type for o in graph.output}
+    types = dict.fromkeys(wanted, onnx.TensorProto.FLOAT)
+    if not raw:
+        types.update(labels=onnx.TensorProto.INT64, batch_index=onnx.TensorProto.INT64)
+    if inputs != [(INPUT_NAME, onnx.TensorProto.UINT8, 4)] or any(
+        outputs.get(name) != kind for name, kind in types.items()
+    ):
+        # metadata copied onto another graph: it would fail at the first image
+        raise ExportError(
+            f"{source} carries detect metadata but its graph is not a detect export (inputs "
+            f"{[i[0] for i in inputs]}, outputs {list(outputs)}; a detect export takes uint8 "
+            f"{INPUT_NAME!r} and gives {', '.join(wanted)}); export it again with tools/export.py"
+        )
+    dims = graph.input[0].type.tensor_type.shape.dim
+    if dims[1].HasField("dim_value") and dims[1].dim_value != 3:
+        raise refuse(source, f"its input takes {dims[1].dim_value} channels")
+    for dim in dims[2:]:
+        if dim.HasField("dim_value"):
+            check_side(dim.dim_value, source, "its input's side", MAX_IMAGE_SIDE)
 
 
 class OnnxDetector(DeployedDetector):
     """An exported ``.onnx`` (whole pipeline or network only) on ONNX Runtime's CPU provider
-    (``cuda``: its CUDA provider)."""
+    (``cuda``: its CUDA provider). The graph is checked against what ``detect export`` writes
+    (:func:`check_graph`) before a session is made, and tried on one image (``probe``)."""
+
+    runtime_errors = (RuntimeError, MemoryError, *ORT_ERRORS)
 
     def __init__(
         self,
@@ -83,24 +166,18 @@ class OnnxDetector(DeployedDetector):
         spin: bool = False,
         cuda: bool = False,
     ) -> None:
-        self.session = open_session(model, threads, spin, cuda)
-        meta = self.session.get_modelmeta().custom_metadata_map
         source = "the model" if isinstance(model, bytes) else str(model)
-        if METADATA_KEY not in meta:
-            raise ExportError(f"{source} has no detect metadata; export it with tools/export.py")
-        self.metadata = ExportMetadata.from_json(meta[METADATA_KEY], source)
+        data = read_model(model)
+        proto = parse_graph(data, source)
+        self.metadata = graph_metadata(proto, source)
         self.check(source)
-        raw = self.metadata.outputs == "raw"
-        self.output_names = list(RAW_OUTPUT_NAMES if raw else OUTPUT_NAMES)
-        inputs = [i.name for i in self.session.get_inputs()]
-        outputs = [o.name for o in self.session.get_outputs()]
-        if inputs != [INPUT_NAME] or not set(self.output_names) <= set(outputs):
-            # metadata copied onto another graph: it would fail at the first image
-            raise ExportError(
-                f"{source} carries detect metadata but its graph is not a detect export (inputs "
-                f"{inputs}, outputs {outputs}; a detect export takes {INPUT_NAME!r} and gives "
-                f"{', '.join(self.output_names)}); export it again with tools/export.py"
-            )
+        check_graph(proto, self.metadata, source)
+        del proto
+        self.session = open_session(data, threads, spin, cuda, source)
+        self.output_names = list(
+            RAW_OUTPUT_NAMES if self.metadata.outputs == "raw" else OUTPUT_NAMES
+        )
+        self.probe()
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         return self.session.run(self.output_names, {INPUT_NAME: batch})

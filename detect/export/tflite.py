@@ -57,7 +57,15 @@ def read_metadata(model: bytes, source: str) -> ExportMetadata:
             entry = root.Metadata(index)
             if entry.Name().decode() == METADATA_KEY:
                 text = root.Buffers(entry.Buffer()).DataAsNumpy().tobytes().decode("utf-8")
-    except (AttributeError, IndexError, UnicodeDecodeError, ValueError, struct.error) as error:
+    except (
+        AttributeError,
+        IndexError,
+        OverflowError,
+        TypeError,  # flatbuffers' own check of a damaged offset
+        UnicodeDecodeError,
+        ValueError,
+        struct.error,
+    ) as error:
         raise ExportError(f"{source} is not a readable LiteRT model ({error})") from None
     if text is None:
         raise ExportError(

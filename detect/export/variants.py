@@ -13,6 +13,7 @@ from torch import Tensor
 
 from detect.errors import ConfigError, ExportError
 from detect.export.deployed import DeployedDetector
+from detect.export.formats import EXPORT_FORMATS
 from detect.export.metadata import ExportMetadata
 from detect.export.onnx import OPSET, compare_backends, export_bytes, write_model
 from detect.export.quantize import quantize_int8
@@ -21,9 +22,8 @@ from detect.models import SSDLite
 
 log = logging.getLogger(__name__)
 
-FORMATS = {"onnx": ".onnx", "tflite": ".tflite", "openvino": ".xml"}  # openvino: .xml + .bin
-FORMATS["mediapipe"] = ".mediapipe.tflite"  # MediaPipe's ObjectDetector (export.mediapipe)
-FORMATS["ncnn"] = ".ncnn.param"  # NCNN: .param + .bin + .json beside it (export.ncnn)
+# the single-file formats (web, a folder, is planned by detect.cli.export_web)
+FORMATS = {name: suffix for name, suffix in EXPORT_FORMATS.items() if name != "web"}
 ONNX_PRECISIONS = ("fp32", "int8")  # LiteRT's (fp32, fp16, int8) are checked by its extra
 
 

@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 from detect.errors import ExportError
+from detect.io import atomic_write
 
 VERSION = "1.31.1"
 # `npm view onnxruntime-web@1.31.1 dist.integrity`: the registry's sha512 of the tarball
@@ -134,4 +135,4 @@ def runtime_files(
 def copy_runtime(runtime: Path, folder: Path) -> None:
     """The page's ONNX Runtime Web files into the export ``folder``."""
     for name in FILES:
-        shutil.copyfile(runtime / name, folder / name)
+        atomic_write(folder / name, (runtime / name).read_bytes())

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = "DETECT_CACHE"
 CACHE_FORMAT = 1  # the layout of an entry; a new one never reads an older one
-ENTRY_FILE = re.compile(r"[0-9a-f]{64}\.(onnx|json)|\.[0-9a-f]{64}\.(onnx|json)\.partial")
+ENTRY_FILE = re.compile(r"[0-9a-f]{64}\.(onnx|json)|\.[0-9a-f]{64}\.(onnx|json)\.\w+\.partial")
 
 
 def default_cache_dir() -> Path:

@@ -14,8 +14,10 @@ category id comes from the name, through the file's categories.
 
 from __future__ import annotations
 
+import io
 import os
 import weakref
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,8 +25,36 @@ import numpy as np
 
 from detect.errors import ExportError
 from detect.export.deployed import DeployedDetector, as_rgb_chw
-from detect.export.mediapipe_support import require_mediapipe
+from detect.export.mediapipe_support import labels_by_id, require_mediapipe
+from detect.export.metadata import ExportMetadata
 from detect.export.tflite import read_metadata
+
+MAX_LABEL_FILE = 64 << 20  # bytes: a label file of COCO's ids is about 1 kB
+
+
+def check_labels(model: bytes, metadata: ExportMetadata, source: str) -> None:
+    """The label file MediaPipe names detections by (a zip appended to the flatbuffer) is the
+    one our export writes for the metadata's categories: line ``id`` names category ``id``. A
+    file with another one (too few lines, a million, a shifted line) is refused at load."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(model)) as bundle:
+            texts = [info for info in bundle.infolist() if info.filename.endswith(".txt")]
+            if len(texts) != 1 or texts[0].file_size > MAX_LABEL_FILE:
+                raise ValueError(f"{len(texts)} label files")
+            lines = bundle.read(texts[0]).decode("utf-8").splitlines()
+    except (zipfile.BadZipFile, ValueError, UnicodeDecodeError) as error:
+        raise ExportError(
+            f"{source}: its MediaPipe label file is missing or unreadable ({error}); export it "
+            "again with detect export format=mediapipe"
+        ) from None
+    if len(lines) != max(metadata.coco_ids) + 1 or lines != labels_by_id(
+        metadata.coco_ids, metadata.names
+    ):
+        raise ExportError(
+            f"{source}: its MediaPipe label file ({len(lines)} lines) does not name the "
+            "categories its detect metadata lists; export it again with detect export "
+            "format=mediapipe"
+        )
 
 
 class MediaPipeDetector(DeployedDetector):
@@ -55,6 +85,7 @@ class MediaPipeDetector(DeployedDetector):
                 f"{source} is not a MediaPipe export (its graph ends in the raw heads); write "
                 "one with detect export format=mediapipe"
             )
+        check_labels(model, self.metadata, source)
         chosen = {"score_threshold": score_threshold, "max_results": max_results}
         options = vision.ObjectDetectorOptions(
             base_options=BaseOptions(model_asset_buffer=model),
@@ -90,7 +121,8 @@ class MediaPipeDetector(DeployedDetector):
                 for category in detection.categories:
                     boxes.append(corners)
                     scores.append(category.score)
-                    labels.append(self.labels[category.category_name])
+                    # a name no category has: label 0, dropped and counted by named()
+                    labels.append(self.labels.get(category.category_name, 0))
             order = np.argsort(-np.asarray(scores, dtype=np.float32), kind="stable")
             results.append(
                 self.named(

@@ -6,6 +6,7 @@ file in ``close()`` so videos are playable whenever the stream stops.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from detect.inference.detections import Detections
 from detect.inference.drawing import draw_counts, line_sizes
 from detect.inference.sources import Frame, Source
 from detect.inference.tracking import Trail
+from detect.io import atomic_write, fresh_file, staging_file
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +76,28 @@ def draw(result: Result) -> np.ndarray:
 
 class VideoOutput:
     """An mp4 of a source's annotated frames, opened at the first frame's size; a frame of
-    another size (a stream that came back at another resolution) is resized to it."""
+    another size (a stream that came back at another resolution) is resized to it. OpenCV
+    writes a file made exclusively beside ``path`` (it would follow a link planted at
+    ``path``), renamed onto ``path`` when closed."""
 
     def __init__(self, path: Path, fps: float | None) -> None:
         self.path, self.fps = path, fps or DEFAULT_FPS
         self.writer: cv2.VideoWriter | None = None
+        self.staging: Path | None = None
         self.size: tuple[int, int] | None = None
         self.frames = 0
 
     def write(self, image: np.ndarray) -> None:
         if self.writer is None:
             self.size = (image.shape[1], image.shape[0])
-            self.writer = video_writer(self.path, self.fps, self.size)
+            file, staging = staging_file(self.path, suffix=self.path.suffix)
+            file.close()
+            try:
+                self.writer = video_writer(staging, self.fps, self.size)
+            except BaseException:
+                staging.unlink(missing_ok=True)
+                raise
+            self.staging = staging
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
         self.writer.write(image)
@@ -95,6 +107,7 @@ class VideoOutput:
         if self.writer is not None:
             self.writer.release()  # writes the mp4 index: the file is playable from here
             self.writer = None
+            os.replace(self.staging, self.path)
 
 
 class Display:
@@ -163,7 +176,9 @@ class Outputs:
         if config.save_json:
             # open for the stream's whole life, closed by close(); line-buffered: a record per
             # frame reaches the file as it is written
-            self.json = open(self.dir / JSON_LINES, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+            self.json = io.TextIOWrapper(
+                fresh_file(self.dir / JSON_LINES), encoding="utf-8", line_buffering=True
+            )
         self.display: Display | None = None
         if config.show:
             reason = Display.available()
@@ -188,8 +203,10 @@ class Outputs:
                 folder = self.dir / source.slug
                 folder.mkdir(exist_ok=True)
                 name = result.frame.name or f"{result.frame.index:06d}.jpg"
-                if not cv2.imwrite(str(folder / name), annotated):
+                encoded, data = cv2.imencode(Path(name).suffix or ".jpg", annotated)
+                if not encoded:
                     raise OSError(f"cannot write image {folder / name}")
+                atomic_write(folder / name, data.tobytes())
             if self.display is not None:
                 self.display.show(source.name, annotated)
         if self.json is not None:

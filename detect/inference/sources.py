@@ -409,6 +409,12 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "source"
 
 
+def unopened(name: str, error: SourceError) -> Source:
+    """A list's file that could not be opened: a source of no images, the file in its
+    ``skipped``, which the run's summary lists, as a folder's unreadable images."""
+    return ImageSource(name, "images", live=False, files=[], skipped={name: error.reason})
+
+
 def open_sources(
     specs: str | int | Sequence[str | int],
     loop: bool = False,
@@ -425,7 +431,14 @@ def open_sources(
     sources: list[Source] = []
     try:
         for spec in specs:
-            sources += open_source(spec, loop, reconnect, timeout_s, ffmpeg_options)
+            try:
+                sources += open_source(spec, loop, reconnect, timeout_s, ffmpeg_options)
+            except SourceError as error:
+                if len(specs) == 1 or is_live(spec) or is_webcam(spec):
+                    raise
+                # a file of a list is skipped and counted, as a folder's are
+                log.warning("skipping %s", error)
+                sources.append(unopened(str(spec), error))
     except BaseException:
         for source in sources:
             source.close()

@@ -55,9 +55,19 @@ def check_hash(path: Path, name: str) -> None:
         )
 
 
+def is_published_file(path: Path, published_url: str) -> bool:
+    """Whether ``path`` holds the bytes published at ``published_url``: its sha256 starts with
+    the hash the published name carries (a file of any other name, or other bytes, is not --
+    and must not be credited with the publisher's figures)."""
+    match = HASH_IN_NAME.search(file_name(published_url))
+    if match is None:
+        return False
+    return hashlib.sha256(path.read_bytes()).hexdigest().startswith(match.group(1))
+
+
 def load_weights(published_url: str, hub: HubConfig | None = None) -> dict[str, Tensor]:
     """The state dict in :func:`weights_file`, loaded with ``weights_only=True``."""
-    return _load(weights_file(published_url, hub))
+    return load_state(weights_file(published_url, hub))
 
 
 def weights_file(published_url: str, hub: HubConfig | None = None) -> Path:
@@ -94,7 +104,8 @@ def weights_file(published_url: str, hub: HubConfig | None = None) -> Path:
     return cached
 
 
-def _load(path: Path) -> dict[str, Tensor]:
+def load_state(path: Path) -> dict[str, Tensor]:
+    """The state dict in ``path``, loaded with ``weights_only=True``, or one line."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # any unreadable bytes: see detect.weights.checkpoint.read_checkpoint

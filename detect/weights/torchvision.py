@@ -30,7 +30,14 @@ from detect.models import SSDLite, load_torchvision, mobilenet
 from detect.models.backbones import MobileNet
 from detect.models.factory import build_detector
 from detect.weights.checkpoint import Checkpoint
-from detect.weights.hub import HubConfig, file_name, load_weights, weights_file
+from detect.weights.hub import (
+    HubConfig,
+    file_name,
+    is_published_file,
+    load_state,
+    load_weights,
+    weights_file,
+)
 
 PREFIX = "torchvision:"
 UNUSED = "N/A"  # torchvision's name for the COCO ids no category has
@@ -116,7 +123,8 @@ def torchvision_detector(name: str, hub: HubConfig | None = None) -> Checkpoint:
         "head": {**published.model_config["head"], "folded_classes": unused},
     }
     model = build_detector(model_config, categories.num_classes)
-    state = load_weights(weights.url, hub)
+    path = weights_file(weights.url, hub)
+    state = load_state(path)
     source = f"{PREFIX}{name}"
     try:
         load_torchvision(model, state)
@@ -128,7 +136,10 @@ def torchvision_detector(name: str, hub: HubConfig | None = None) -> Checkpoint:
             "url": (hub.url if hub and hub.url else weights.url),
             "enum": str(weights),
             "recipe": weights.meta.get("recipe"),
-            "published": weights.meta.get("_metrics", {}),  # COCO-val2017 box_map 21.3
+            # COCO-val2017 box_map 21.3: only for the published bytes themselves
+            "published": weights.meta.get("_metrics", {})
+            if is_published_file(path, weights.url)
+            else {},
         }
     }
     return Checkpoint(model.eval(), categories, model_config, run_config, 0, 0)

@@ -50,7 +50,7 @@ except SystemExit as error:
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [("nosuchkey=1", "Key 'nosuchkey' is not in struct"), ("data=cocoo", "data/cocoo")],
+    [("nosuchkey=1", "unknown key 'nosuchkey'"), ("data=cocoo", "data/cocoo")],
 )
 def test_a_misspelt_key_is_refused_before_torch_loads(tmp_path, override, message):
     """Before: the command's function, and torch with it, were imported first (5–10 s)."""

@@ -138,7 +138,7 @@ def test_an_output_folder_that_cannot_be_written_stops_before_the_work(
 def test_a_checkpoint_that_cannot_be_saved_is_rescued_not_lost(tmp_path, caplog):
     """Before: ``.last.ckpt.partial`` unwritable ended the run, the epoch's work lost."""
     folder = tmp_path / "run" / "checkpoints"
-    (folder / ".last.ckpt.partial").mkdir(parents=True)  # the staging file cannot be opened
+    (folder / "last.ckpt").mkdir(parents=True)  # the checkpoint cannot be put in place
     state = {"state_dict": {"w": torch.arange(4.0)}, "epoch": 3}
     writer = AtomicCheckpointIO()
     writer.save_checkpoint(state, folder / "last.ckpt")

@@ -35,6 +35,7 @@ from flatbuffers import flexbuffers
 from torch import Tensor, nn
 
 from detect.errors import ExportError
+from detect.export.graph import portable
 from detect.export.mediapipe_support import install_version_helper, require_mediapipe
 from detect.export.metadata import ExportMetadata
 from detect.export.tflite import FILE_IDENTIFIER, with_metadata
@@ -83,7 +84,7 @@ class EncodedHeads(nn.Module):
 
     def __init__(self, model: SSDLite, coco_ids: Sequence[int]) -> None:
         super().__init__()
-        self.model = model.eval()
+        self.model = portable(model.eval())
         size = float(model.size)
         centre_x, centre_y, width, height = centre_size(model.anchors.float() / size)
         self.register_buffer("anchor_centre", torch.stack((centre_y, centre_x), -1))

@@ -186,7 +186,8 @@ def write_variants(
 ) -> list[Variant]:
     """Write ``plan``'s variants (fp32 at ``output``, the others beside it: see
     :func:`variant_path`), atomically, each checked against PyTorch on ``check_images`` (none:
-    no check) as soon as it is written; ``say`` gets a line per file and per check."""
+    no check) before it is written, so an fp32 file that disagrees is never on disk; ``say``
+    gets a line per file and per check."""
     variants: list[Variant] = []
     fp32: bytes | None = None  # a LiteRT fp32 file made here: the other variants quantise it
     for precision in plan.precisions:
@@ -203,6 +204,9 @@ def write_variants(
         )
         if plan.format == "tflite" and precision == "fp32":
             fp32 = data
+        # checked before it is written (the runtime reads the same bytes): a refused export
+        # leaves no file under the name asked for
+        checked = parity(detector, model, check_images, precision) if check_images else None
         if plan.format == "openvino":
             from detect.export.openvino import write_ir
 
@@ -216,6 +220,6 @@ def write_variants(
         variants.append(Variant(precision, path, detector))
         size = len(data) / 1e6
         say(f"wrote {path} ({size:.1f} MB, {plan.format}, {precision}, {metadata.outputs})")
-        if check_images:
-            say(parity(detector, model, check_images, precision))
+        if checked:
+            say(checked)
     return variants

@@ -32,3 +32,35 @@ def test_variants_sit_beside_the_fp32_file():
     path = Path("run/export/last.onnx")
     assert variant_path(path, "fp32") == path
     assert variant_path(path, "int8") == Path("run/export/last.int8.onnx")
+
+
+def test_a_refused_export_leaves_no_file_under_the_name_asked_for(coco_images, tmp_path):
+    """An fp32 export is checked before it is written: here its runtime is a genuinely
+    different network (another seed), so the check refuses it and the path stays free."""
+    from support.models import PLACEHOLDER_IDS, well_conditioned
+
+    from detect.data.categories import CategoryMap
+    from detect.errors import ExportError
+    from detect.export import variants
+    from detect.export.onnx import export_bytes, metadata_for
+    from detect.export.runtime import OnnxDetector
+    from detect.models import ssdlite
+
+    images = coco_images[:2]
+    model = well_conditioned(ssdlite("v3_small", 0.25, 91, 96), images, seed=0)
+    other = well_conditioned(ssdlite("v3_small", 0.25, 91, 96), images, seed=1)
+    names = tuple(f"c{i}" for i in PLACEHOLDER_IDS)
+    metadata = metadata_for(model, CategoryMap(PLACEHOLDER_IDS, names), {}, {})
+    data = export_bytes(other, metadata)
+    output = tmp_path / "model.onnx"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(variants, "export_variant", lambda *a, **k: (data, OnnxDetector(data)))
+        with pytest.raises(ExportError, match="disagrees with PyTorch"):
+            variants.write_variants(
+                model, metadata, variants.plan_export("onnx"), output, check_images=images
+            )
+    assert list(tmp_path.iterdir()) == []
+    written = variants.write_variants(
+        model, metadata, variants.plan_export("onnx"), output, check_images=images
+    )
+    assert [variant.path for variant in written] == [output] and output.is_file()

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 FORMATS = {"onnx": ".onnx", "tflite": ".tflite", "openvino": ".xml"}  # openvino: .xml + .bin
 FORMATS["mediapipe"] = ".mediapipe.tflite"  # MediaPipe's ObjectDetector (export.mediapipe)
 FORMATS["ncnn"] = ".ncnn.param"  # NCNN: .param + .bin + .json beside it (export.ncnn)
+FORMATS["executorch"] = ".pte"  # ExecuTorch: .pte (XNNPACK) + .json beside it (export.executorch)
 ONNX_PRECISIONS = ("fp32", "int8")  # LiteRT's (fp32, fp16, int8) are checked by its extra
 
 
@@ -81,6 +82,13 @@ def plan_export(
                 f"{' or '.join(NCNN_PRECISIONS)}" + (f", not {wrong[0]!r}" if wrong else "")
             )
         return ExportPlan(format, tuple(precisions), False)
+    if format == "executorch":  # the network alone, fp32; the numpy decoder does the rest
+        if postprocess or list(precisions) != ["fp32"]:
+            raise ConfigError(
+                "format=executorch holds the network alone (postprocess=false), fp32 (its "
+                "XNNPACK int8 needs a calibrated PT2E quantiser, not offered yet)"
+            )
+        return ExportPlan(format, ("fp32",), False)
     tflite = format == "tflite"
     if format == "openvino":
         postprocess = False
@@ -143,6 +151,12 @@ def export_variant(
 
         ncnn_files = export_ncnn(model, metadata, precision)
         return ncnn_files, NcnnDetector(ncnn_files, threads)
+    if format == "executorch":
+        from detect.export.executorch import export_executorch  # the executorch extra
+        from detect.export.executorch_runtime import ExecuTorchDetector
+
+        program = export_executorch(model, metadata, precision)
+        return program, ExecuTorchDetector(program, threads)
     data = export_bytes(model, metadata, opset)
     if precision == "int8":
         data = quantize_int8(data, [image.numpy() for image in calibration], method)
@@ -215,6 +229,10 @@ def write_variants(
             from detect.export.ncnn import write_ncnn
 
             path = write_ncnn(data, variant_path(output, precision))
+        elif plan.format == "executorch":
+            from detect.export.executorch import write_executorch
+
+            path = write_executorch(data, variant_path(output, precision))
         else:
             path = write_model(data, variant_path(output, precision))
         variants.append(Variant(precision, path, detector))

@@ -14,6 +14,8 @@ Backends:
 * ``openvino`` — an OpenVINO IR (``.xml`` + ``.bin``) on its CPU plugin, numpy decoder, or a
   checkpoint converted in memory and checked against PyTorch (the ``openvino`` extra; settings
   ``performance_hint`` and ``precision``: :mod:`detect.export.openvino_runtime`);
+* ``executorch`` — an ExecuTorch export (``.pte`` + ``.json``) on ExecuTorch's runtime (XNNPACK),
+  numpy decoder (the ``executorch`` extra);
 * ``mediapipe`` — a MediaPipe export (``format=mediapipe``) run by MediaPipe Tasks'
   ``ObjectDetector`` end to end (:mod:`~detect.inference.mediapipe_runtime`);
 * ``auto`` — the fastest that fits, by measurement on this kind of CPU (bench: ONNX Runtime's
@@ -54,6 +56,8 @@ BACKENDS = ("auto", "pytorch", "onnxruntime", "litert", "mediapipe", "openvino")
 EXPORTED = {".onnx": "onnxruntime", ".tflite": "litert", ".xml": "openvino"}
 BACKENDS += ("ncnn",)  # an NCNN export: .ncnn.param + .bin + .json (detect.export.ncnn)
 EXPORTED[".param"] = "ncnn"
+BACKENDS += ("executorch",)  # an ExecuTorch export: .pte + .json (detect.export.executorch)
+EXPORTED[".pte"] = "executorch"
 
 
 class ExportedPredictor:
@@ -105,6 +109,10 @@ def load_exported(
         from detect.export.ncnn_runtime import NcnnDetector  # the ncnn extra
 
         runtime = NcnnDetector(path, threads)
+    elif needed == "executorch":
+        from detect.export.executorch_runtime import ExecuTorchDetector  # the executorch extra
+
+        runtime = ExecuTorchDetector(path, threads)
     else:
         runtime = OnnxDetector(path, threads)
     meta = runtime.metadata
@@ -167,6 +175,11 @@ def load_detector(
         raise ConfigError(
             f"{path}: backend=ncnn runs NCNN exports (.ncnn.param); write one with detect export "
             "format=ncnn (pnnx converts in about 20 s)"
+        )
+    if backend == "executorch":
+        raise ConfigError(
+            f"{path}: backend=executorch runs ExecuTorch exports (.pte); write one with detect "
+            "export format=executorch"
         )
     if backend == "litert":
         raise ConfigError(

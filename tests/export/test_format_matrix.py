@@ -35,9 +35,11 @@ FORMATS = {  # format → the file's suffix
     "openvino": ".xml",
     "ncnn": ".ncnn.param",
     "mediapipe": ".mediapipe.tflite",
+    "executorch": ".pte",
 }
 NEEDS = {"tflite": ("litert_torch",), "openvino": ("openvino",), "ncnn": ("pnnx", "ncnn")}
 NEEDS["mediapipe"] = ("litert_torch", "mediapipe")
+NEEDS["executorch"] = ("executorch",)
 BACKBONES = ("v1", "v2", "v3_small")  # and torchvision's V3-Large COCO model
 CHECKED = 4  # images each export is checked on
 

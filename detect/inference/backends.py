@@ -29,6 +29,8 @@ All take (3, H, W) uint8 tensors and give per image ``boxes`` (xyxy, original pi
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,6 +68,19 @@ class ExportedPredictor:
 
     def __init__(self, detector: DeployedDetector) -> None:
         self.detector = detector
+
+    def decoding_from(self, score_thresh: float) -> ExportedPredictor:
+        """This predictor, its raw heads (when the file holds them) decoded from
+        ``score_thresh`` on instead of the file's threshold (eval's 0.001 by default): a
+        caller's own cut found sooner, the same detections above it. The runtime is shared, its
+        decoder settings are this copy's own (a server's other callers keep theirs)."""
+        metadata = self.detector.metadata
+        if metadata.outputs != "raw" or metadata.decoder is None:
+            return self
+        runtime = copy.copy(self.detector)
+        decoder = metadata.decoder.with_settings(score_thresh=score_thresh)
+        runtime.metadata = dataclasses.replace(metadata, decoder=decoder)
+        return ExportedPredictor(runtime)
 
     def __call__(self, images: Sequence[Tensor]) -> list[dict[str, Tensor]]:
         arrays = [image.cpu().numpy() for image in images]

@@ -34,6 +34,7 @@ def bench_arguments(cfg: DictConfig) -> dict[str, Any]:
             list(cfg.backends), cfg.calibration_dir, cfg.calibration_images, cfg.spin
         ),
         "hub": HubConfig(**cfg.hub),
+        "score_thresh": cfg.get("score_thresh"),  # the peer benchmark's config may lack it
     }
 
 
@@ -58,7 +59,7 @@ def print_report(report: BenchReport, cfg: DictConfig, table: str) -> None:
     print(
         f"{settings['device']} ({settings['device_name']}), {cfg.threads} threads, batch "
         f"{cfg.batch_size}; images: {settings['images']}; {cfg.warmup} warm-up + "
-        f"{cfg.runs} timed runs per model\n"
+        f"{cfg.runs} timed runs per model; score threshold {settings.get('score_thresh')}\n"
     )
     print(table)
     report.to_json(cfg.output)

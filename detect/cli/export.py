@@ -45,11 +45,11 @@ def export_paths(cfg: DictConfig, say: Callable[[str], None] = log.info) -> list
     calibration: list[Tensor] = []
     if cfg.check.count > 0:
         images = checkpoint_images(
-            checkpoint, cfg.check.images_dir, "val", cfg.check.count, cfg.ckpt
+            checkpoint, cfg.check.images_dir, "val", cfg.check.count, cfg.ckpt, say
         )
     if plan.calibrated:
         calibration = checkpoint_images(
-            checkpoint, cfg.calibration.images_dir, "train", cfg.calibration.count, cfg.ckpt
+            checkpoint, cfg.calibration.images_dir, "train", cfg.calibration.count, cfg.ckpt, say
         )
     return export_model(
         checkpoint,

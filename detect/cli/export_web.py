@@ -36,7 +36,7 @@ def export_web(cfg: DictConfig, say: Callable[[str], None] = log.info) -> Path:
     images = []
     if cfg.check.count > 0:
         images = checkpoint_images(
-            checkpoint, cfg.check.images_dir, "val", cfg.check.count, cfg.ckpt
+            checkpoint, cfg.check.images_dir, "val", cfg.check.count, cfg.ckpt, say
         )
     [onnx] = export_model(
         checkpoint,

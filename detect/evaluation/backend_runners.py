@@ -16,8 +16,10 @@ its CPU plugin, f32, + the numpy decoder; int8 by NNCF, calibrated on real image
 ``openvino`` extra) and ``onnxruntime_web`` (the whole graph in headless Chromium's ONNX Runtime
 Web, WASM, timed by the page itself: :mod:`detect.evaluation.browser`; the ``web`` extra).
 
-``ncnn`` / ``ncnn_fp16``: an NCNN export (pnnx) of the raw heads on NCNN's CPU path, Vulkan
-off, fp32 or fp16 weight storage, + the numpy decoder (the ``ncnn`` extra).
+``executorch``: an ExecuTorch ``.pte`` (raw heads, XNNPACK-delegated) on ExecuTorch's runtime +
+the numpy decoder (the ``executorch`` extra). ``ncnn`` / ``ncnn_fp16``: an NCNN export (pnnx) of
+the raw heads on NCNN's CPU path, Vulkan off, fp32 or fp16 weight storage, + the numpy decoder
+(the ``ncnn`` extra).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ BACKEND_NAMES = (
     "openvino_int8",  # the same, NNCF post-training int8 calibrated on real images
     "onnxruntime_web",  # the whole graph in headless Chromium (ONNX Runtime Web, WASM)
     "mediapipe",  # MediaPipe's ObjectDetector end to end on our format=mediapipe file
+    "executorch",  # ExecuTorch .pte (raw heads, XNNPACK) on its runtime + the numpy decoder
 )
 ALL = "all"  # backends=all: every name above
 SYNTHETIC_SHAPE = (3, 480, 640)  # a typical COCO image, for images_dir=None
@@ -174,6 +177,12 @@ def backend_runners(
             precision = "fp16" if backend.endswith("_fp16") else "fp32"
             data = export_ncnn(model, _metadata(model, model_config, categories, "raw"), precision)
             detector = NcnnDetector(data, threads)
+        elif backend == "executorch":
+            from detect.export.executorch import export_executorch  # the executorch extra
+            from detect.export.executorch_runtime import ExecuTorchDetector
+
+            data = export_executorch(model, _metadata(model, model_config, categories, "raw"))
+            detector = ExecuTorchDetector(data, threads)
         elif backend == "onnxruntime_raw":
             data = export_bytes(model, _metadata(model, model_config, categories, "raw"))
             detector = OnnxDetector(data, threads, backends.spin, cuda)

@@ -387,8 +387,13 @@ def bench(
     seed: int = 0,
     backends: Backends | None = None,
     hub: HubConfig | None = None,
+    score_thresh: float | None = None,
 ) -> BenchReport:
-    """Time every configuration (or the checkpoint) on one batch; see the module doc."""
+    """Time every configuration (or the checkpoint) on one batch; see the module doc.
+    ``score_thresh``: every model's postprocess threshold, for all its backends (the whole
+    graph, the decoders, MediaPipe's op, PyTorch's own); None: the model's (eval's 0.001)."""
+    if score_thresh is not None and not 0 <= score_thresh < 1:
+        raise ConfigError(f"score_thresh={score_thresh}: a score threshold is in [0, 1)")
     run = BenchRun.start(
         device=device,
         num_threads=num_threads,
@@ -400,10 +405,18 @@ def bench(
         backends=backends or Backends(),
     )
     rows: list[BenchRow] = []
+    subjects = (  # made one at a time, as each is timed
+        iter([checkpoint_subject(ckpt, hub)])
+        if ckpt is not None
+        else (c.subject(seed) for c in configurations(backbones, widths, sizes, reduced_tail))
+    )
     with run.threads():
-        if ckpt is not None:
-            rows += run.measure(checkpoint_subject(ckpt, hub))
-        else:
-            for configuration in configurations(backbones, widths, sizes, reduced_tail):
-                rows += run.measure(configuration.subject(seed))
+        for subject in subjects:
+            model = subject.model
+            if score_thresh is not None:
+                model.postprocess_config = replace(
+                    model.postprocess_config, score_thresh=float(score_thresh)
+                )
+            run.settings["score_thresh"] = model.postprocess_config.score_thresh
+            rows += run.measure(subject)
     return BenchReport(rows, run.settings, run.notes)

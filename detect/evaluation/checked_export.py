@@ -13,9 +13,9 @@ from pathlib import Path
 
 from torch import Tensor
 
-from detect.data.images import load_images, to_chw_tensor
+from detect.data.images import load_images, read_image, to_chw_tensor
 from detect.data.registry import build_dataset
-from detect.errors import DatasetError
+from detect.data.samples import sample_images_dir, sample_paths
 from detect.evaluation.quantized import int8_report
 from detect.export.onnx import OPSET, metadata_for
 from detect.export.variants import ExportPlan, write_variants
@@ -34,19 +34,28 @@ def default_output(spec: str | Path, suffix: str) -> Path:
 
 
 def checkpoint_images(
-    checkpoint: Checkpoint, images_dir: str | Path | None, split: str, count: int, source: str
+    checkpoint: Checkpoint,
+    images_dir: str | Path | None,
+    split: str,
+    count: int,
+    source: str,
+    say: Callable[[str], None] = log.info,
 ) -> list[Tensor]:
     """``count`` images of ``images_dir``; when it is None, the first ``count`` readable images
-    of the checkpoint's own ``split`` (the data its run config records). ``source`` names the
-    checkpoint in errors."""
+    of the checkpoint's own ``split`` (the data its run config records), or, for a checkpoint
+    that records none (``torchvision:…``), the package's sample photos (at most as many as
+    there are; ``say`` is told). ``source`` names the checkpoint in errors."""
     if images_dir is not None:
         return load_images(images_dir, count)
     data = checkpoint.run_config.get("data")
     if not data:
-        raise DatasetError(
-            f"{source} records no dataset to read images from; name a folder of images "
-            "instead (check.images_dir=… / calibration.images_dir=…)"
+        paths = sample_paths()[:count]
+        say(
+            f"{source} records no dataset: using the {len(paths)} sample photos shipped with "
+            f"detect ({sample_images_dir()}); name a folder of your own images with "
+            "check.images_dir=… / calibration.images_dir=…"
         )
+        return [to_chw_tensor(read_image(path)) for path in paths]
     dataset = build_dataset(data, split, source=source, stored=True)
     images = []
     for index in range(len(dataset)):

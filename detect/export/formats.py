@@ -10,5 +10,6 @@ EXPORT_FORMATS = {
     "openvino": ".xml",  # + its .bin
     "mediapipe": ".mediapipe.tflite",  # MediaPipe's ObjectDetector (export.mediapipe)
     "ncnn": ".ncnn.param",  # + .bin and .json beside it (export.ncnn)
+    "executorch": ".pte",  # XNNPACK-delegated, + .json beside it (export.executorch)
     "web": "_web",
 }

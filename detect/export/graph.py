@@ -16,6 +16,8 @@ shifted ``label × (size + 1)`` apart (``torchvision.ops.batched_nms``'s trick).
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -23,6 +25,7 @@ from torchvision.ops import nms
 
 from detect.models import SSDLite
 from detect.models.postprocess import PostprocessConfig
+from detect.models.ssdlite import SSDLiteHead
 
 
 class _NonMaxSuppression(torch.autograd.Function):
@@ -58,6 +61,55 @@ class _NonMaxSuppression(torch.autograd.Function):
         )
 
 
+class PortableHead(nn.Module):
+    """:class:`SSDLiteHead`'s outputs, its folded classes merged into background with slices
+    alone. The head's own fold gathers the background and folded outputs (``index_select``),
+    takes their log-sum-exp and gathers the kept ones: pnnx has no ``index_select``, and
+    OpenVINO's shape inference loses the batch of the exported ``ReduceLogSumExp``, so neither
+    converts torchvision's COCO head (ten N/A outputs). Here each anchor's class outputs are
+    reordered in the last convolution's weights — background, the folded ones, then the kept
+    ones in their order — so the fold is two slices, a max, exp, sum, log and one concat: the
+    same arithmetic (log-sum-exp shifted by the max, as ``torch.logsumexp``), the kept logits
+    unchanged, in operators every converter has."""
+
+    def __init__(self, head: SSDLiteHead) -> None:
+        super().__init__()
+        self.outputs, self.grouped = head.outputs, 1 + len(head.folded_classes)
+        order = torch.cat((head.background, head.kept)).cpu()
+        self.classification = copy.deepcopy(head.classification)
+        for block in self.classification:
+            last = block[-1]
+            anchors = last.out_channels // self.outputs
+            rows = (torch.arange(anchors)[:, None] * self.outputs + order).flatten()
+            with torch.no_grad():
+                last.weight.copy_(last.weight[rows])
+                last.bias.copy_(last.bias[rows])
+        self.regression = head.regression
+
+    def forward(self, maps: list[Tensor]) -> dict[str, Tensor]:
+        classes = [block(x) for block, x in zip(self.classification, maps, strict=True)]
+        boxes = [block(x) for block, x in zip(self.regression, maps, strict=True)]
+        logits = SSDLiteHead._flatten(classes, self.outputs)
+        grouped = logits[..., : self.grouped]
+        top = grouped.amax(-1, keepdim=True)
+        background = top + torch.log(torch.exp(grouped - top).sum(-1, keepdim=True))
+        return {
+            "cls_logits": torch.cat((background, logits[..., self.grouped :]), -1),
+            "bbox_regression": SSDLiteHead._flatten(boxes, 4),
+        }
+
+
+def portable(model: SSDLite) -> SSDLite:
+    """``model`` as every exporter takes it: itself, or, when its head folds classes into
+    background (torchvision's COCO head, a fine-tuned model that dropped classes), a copy
+    whose head is a :class:`PortableHead` — one graph for every target."""
+    if not (isinstance(model.head, SSDLiteHead) and model.head.folded_classes):
+        return model
+    copied = copy.deepcopy(model)
+    copied.head = PortableHead(copied.head)
+    return copied.eval()
+
+
 def model_input(images: Tensor, size: int) -> Tensor:
     """uint8 (N, 3, H, W) → the model's [-1, 1] (N, 3, size, size), as ``preprocess`` makes it
     but resized first: bilinear interpolation commutes with the affine x / 127.5 − 1 (it is a
@@ -72,7 +124,7 @@ class RawHeads(nn.Module):
 
     def __init__(self, model: SSDLite) -> None:
         super().__init__()
-        self.model = model.eval()
+        self.model = portable(model.eval())
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         outputs = self.model(model_input(images, self.model.size))
@@ -189,7 +241,7 @@ class DeployModel(nn.Module):
 
     def __init__(self, model: SSDLite) -> None:
         super().__init__()
-        self.model = model.eval()
+        self.model = portable(model.eval())
         self.config = model.postprocess_config
         self.anchor_count = int(model.anchors.shape[0])
 

@@ -15,7 +15,8 @@ the route TF OD API's SSD exports take — and MediaPipe takes its four outputs 
 The graph here: float NHWC (1, S, S, 3) in [-1, 1] (MediaPipe resizes and normalises, from the
 metadata's mean and std 127.5), the network, softmax, boxes decoded, clipped to the image as our
 postprocess does, and encoded again against the anchors, so that the op's own decoding (no clamp,
-no clip) gives exactly our clipped boxes; the scores' columns are laid out by category id
+no clip) gives exactly our clipped boxes; each class's scores cut to its ``topk_per_class`` best
+(:func:`capped`, our per-class top-k before NMS); the scores' columns are laid out by category id
 (column 0 background, column 1 + ``id`` the category, the gaps zero), so the op's class index *is*
 the category id and MediaPipe's ``Category.index`` keeps COCO's ids; the label file has
 ``???`` at the gaps (TF OD API's convention). litert-torch cannot emit the op: it is appended
@@ -35,6 +36,7 @@ from flatbuffers import flexbuffers
 from torch import Tensor, nn
 
 from detect.errors import ExportError
+from detect.export.graph import portable
 from detect.export.mediapipe_support import (
     install_version_helper,
     labels_by_id,
@@ -47,7 +49,6 @@ from detect.models.box_coder import centre_size
 
 OP_NAME = "TFLite_Detection_PostProcess"
 NORM = 127.5  # uint8 → [-1, 1]: (x − 127.5) / 127.5, our preprocessing
-MIN_SIZE = 1e-6  # a box clipped to nothing keeps this side (log needs > 0); IoU stays 0
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,29 @@ class PostprocessOptions:
         )
 
 
+def capped(scores: Tensor, topk: int) -> Tensor:
+    """(N, A, C) scores with each class's below its ``topk`` best anchors set to 0 (under any
+    threshold): our postprocess's per-class top-k before NMS, which the op lacks (its regular
+    NMS takes every candidate over the threshold, and ``detections_per_class`` caps its keeps,
+    not its candidates). Without it, a class with more candidates than ``topk`` kept boxes
+    PyTorch never considers. A score tied with the ``topk``-th stays (PyTorch keeps the lower
+    anchor of a tie: only an exact float tie at the cut can differ)."""
+    if topk >= scores.shape[1]:
+        return scores
+    # (N, C, 1): each class's topk-th best; LiteRT's own TOPK_V2 (torch.topk converts to a
+    # general sort with a comparator subgraph, which the op's graph surgery cannot take)
+    floor = torch.ops.tfl.topk_v2(scores.transpose(1, 2), topk)[0][..., -1:]
+    return torch.where(scores >= floor.transpose(1, 2), scores, torch.zeros_like(scores))
+
+
 class EncodedHeads(nn.Module):
     """float (1, S, S, 3) in [-1, 1] → box encodings (1, A, 4) (ty, tx, th, tw) of the clipped
     boxes against the anchors, and scores (1, A, 2 + max id) by category id."""
 
     def __init__(self, model: SSDLite, coco_ids: Sequence[int]) -> None:
         super().__init__()
-        self.model = model.eval()
+        self.model = portable(model.eval())
+        self.topk = model.postprocess_config.topk_per_class
         size = float(model.size)
         centre_x, centre_y, width, height = centre_size(model.anchors.float() / size)
         self.register_buffer("anchor_centre", torch.stack((centre_y, centre_x), -1))
@@ -103,14 +120,17 @@ class EncodedHeads(nn.Module):
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         outputs = self.model(images.permute(0, 3, 1, 2))
-        probabilities = torch.softmax(outputs["cls_logits"], dim=-1)
+        probabilities = capped(torch.softmax(outputs["cls_logits"], dim=-1), self.topk)
         padded = torch.cat((probabilities, torch.zeros_like(probabilities[..., :1])), -1)
         scores = padded.index_select(-1, self.columns)
         size = float(self.model.size)
         boxes = self.model.box_coder.decode(outputs["bbox_regression"], self.model.anchors)
         x1, y1, x2, y2 = (boxes.clamp(0, size) / size).unbind(-1)
         centre = torch.stack(((y1 + y2) / 2, (x1 + x2) / 2), -1)
-        sides = torch.stack((y2 - y1, x2 - x1), -1).clamp(min=MIN_SIZE)
+        # a box clipped to nothing keeps side 0 (log: -inf, the op's exp: 0): zero area, which the
+        # op's IoU takes as no overlap, as torchvision's NMS does (0/0 suppresses nothing); any
+        # positive side gave two such boxes at one place IoU 1, and one of them was dropped
+        sides = torch.stack((y2 - y1, x2 - x1), -1)
         encodings = torch.cat(
             (
                 (centre - self.anchor_centre) / self.anchor_size * self.centre_scale,
@@ -124,6 +144,7 @@ class EncodedHeads(nn.Module):
 def convert(model: SSDLite, coco_ids: Sequence[int]) -> bytes:
     """The fp32 ``.tflite`` of :class:`EncodedHeads` (litert-torch)."""
     import litert_torch  # heavy (jax and more): loaded only when converting
+    import litert_torch.backend.experimental.torch_tfl
 
     example = torch.zeros(1, model.size, model.size, 3)
     try:

@@ -119,7 +119,7 @@ class ParityReport:
     """How far one backend's detections are from another's, image by image."""
 
     images: int
-    detections: int
+    detections: int  # distinct detections of both sides: each pair once, each unpaired one once
     unmatched: int  # detections without a partner within tolerance (outside near-ties at the cut)
     max_box_error: float
     max_score_error: float
@@ -129,21 +129,29 @@ class ParityReport:
         return self.unmatched == 0
 
     def __str__(self) -> str:
-        verdict = "equal" if self.equal else f"{self.unmatched} UNMATCHED"
+        verdict = "equal" if self.equal else "NOT EQUAL"
         return (
-            f"{self.images} images, {self.detections} detections: {verdict}; max |Δbox| "
-            f"{self.max_box_error:.2g} px, max |Δscore| {self.max_score_error:.2g} (tolerance "
-            f"{BOX_TOLERANCE:g} px, {SCORE_TOLERANCE:g})"
+            f"{self.images} images: {verdict}, {self.unmatched} of {self.detections} detections "
+            f"unmatched; max |Δbox| {self.max_box_error:.2g} px, max |Δscore| "
+            f"{self.max_score_error:.2g} (tolerance {BOX_TOLERANCE:g} px, {SCORE_TOLERANCE:g})"
         )
 
 
-def match_detections(
-    ours: dict[str, np.ndarray], reference: dict[str, np.ndarray]
-) -> tuple[int, float, float]:
+@dataclass(frozen=True)
+class Pairing:
+    """Two lists of detections paired: ``unmatched`` of ``distinct`` (each pair counted once,
+    each detection of either side without a partner once), and the pairs' largest gaps."""
+
+    unmatched: int
+    distinct: int
+    box_error: float
+    score_error: float
+
+
+def pair_detections(ours: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -> Pairing:
     """Pair each reference detection with one of ``ours`` of the same label whose box and score
     are within tolerance. Order may differ where scores tie within float error, and the set may
-    differ only at the cut (both lists full, scores within tolerance of the last one kept).
-    Returns (unmatched, max box error, max score error) over the matched pairs."""
+    differ only at the cut (both lists full, scores within tolerance of the last one kept)."""
     free = np.ones(len(ours["scores"]), dtype=bool)
     unmatched, box_error, score_error = 0, 0.0, 0.0
     for box, score, label in zip(
@@ -162,7 +170,16 @@ def match_detections(
             unmatched += 1
     for score in ours["scores"][free]:
         unmatched += not _at_the_cut(score, ours["scores"], reference["scores"])
-    return unmatched, box_error, score_error
+    distinct = len(reference["scores"]) + int(free.sum())
+    return Pairing(unmatched, distinct, box_error, score_error)
+
+
+def match_detections(
+    ours: dict[str, np.ndarray], reference: dict[str, np.ndarray]
+) -> tuple[int, float, float]:
+    """:func:`pair_detections` as (unmatched, max box error, max score error)."""
+    pairing = pair_detections(ours, reference)
+    return pairing.unmatched, pairing.box_error, pairing.score_error
 
 
 def _at_the_cut(score: float, own: np.ndarray, other: np.ndarray) -> bool:
@@ -182,12 +199,11 @@ def compare_backends(
     report = ParityReport(len(images), 0, 0, 0.0, 0.0)
     for image in images:
         reference = to_numpy(predictor([image])[0])
-        ours = onnx_detector([image.numpy()])[0]
-        unmatched, box_error, score_error = match_detections(ours, reference)
-        report.detections += len(reference["scores"])
-        report.unmatched += unmatched
-        report.max_box_error = max(report.max_box_error, box_error)
-        report.max_score_error = max(report.max_score_error, score_error)
+        pairing = pair_detections(onnx_detector([image.numpy()])[0], reference)
+        report.detections += pairing.distinct
+        report.unmatched += pairing.unmatched
+        report.max_box_error = max(report.max_box_error, pairing.box_error)
+        report.max_score_error = max(report.max_score_error, pairing.score_error)
     return report
 
 

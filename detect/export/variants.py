@@ -81,6 +81,13 @@ def plan_export(
                 f"{' or '.join(NCNN_PRECISIONS)}" + (f", not {wrong[0]!r}" if wrong else "")
             )
         return ExportPlan(format, tuple(precisions), False)
+    if format == "executorch":  # the network alone, fp32; the numpy decoder does the rest
+        if postprocess or list(precisions) != ["fp32"]:
+            raise ConfigError(
+                "format=executorch holds the network alone (postprocess=false), fp32 (its "
+                "XNNPACK int8 needs a calibrated PT2E quantiser, not offered yet)"
+            )
+        return ExportPlan(format, ("fp32",), False)
     tflite = format == "tflite"
     if format == "openvino":
         postprocess = False
@@ -143,6 +150,12 @@ def export_variant(
 
         ncnn_files = export_ncnn(model, metadata, precision)
         return ncnn_files, NcnnDetector(ncnn_files, threads)
+    if format == "executorch":
+        from detect.export.executorch import export_executorch  # the executorch extra
+        from detect.export.executorch_runtime import ExecuTorchDetector
+
+        program = export_executorch(model, metadata, precision)
+        return program, ExecuTorchDetector(program, threads)
     data = export_bytes(model, metadata, opset)
     if precision == "int8":
         data = quantize_int8(data, [image.numpy() for image in calibration], method)
@@ -186,7 +199,8 @@ def write_variants(
 ) -> list[Variant]:
     """Write ``plan``'s variants (fp32 at ``output``, the others beside it: see
     :func:`variant_path`), atomically, each checked against PyTorch on ``check_images`` (none:
-    no check) as soon as it is written; ``say`` gets a line per file and per check."""
+    no check) before it is written, so an fp32 file that disagrees is never on disk; ``say``
+    gets a line per file and per check."""
     variants: list[Variant] = []
     fp32: bytes | None = None  # a LiteRT fp32 file made here: the other variants quantise it
     for precision in plan.precisions:
@@ -203,6 +217,9 @@ def write_variants(
         )
         if plan.format == "tflite" and precision == "fp32":
             fp32 = data
+        # checked before it is written (the runtime reads the same bytes): a refused export
+        # leaves no file under the name asked for
+        checked = parity(detector, model, check_images, precision) if check_images else None
         if plan.format == "openvino":
             from detect.export.openvino import write_ir
 
@@ -211,11 +228,15 @@ def write_variants(
             from detect.export.ncnn import write_ncnn
 
             path = write_ncnn(data, variant_path(output, precision))
+        elif plan.format == "executorch":
+            from detect.export.executorch import write_executorch
+
+            path = write_executorch(data, variant_path(output, precision))
         else:
             path = write_model(data, variant_path(output, precision))
         variants.append(Variant(precision, path, detector))
         size = len(data) / 1e6
         say(f"wrote {path} ({size:.1f} MB, {plan.format}, {precision}, {metadata.outputs})")
-        if check_images:
-            say(parity(detector, model, check_images, precision))
+        if checked:
+            say(checked)
     return variants

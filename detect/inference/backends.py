@@ -14,6 +14,8 @@ Backends:
 * ``openvino`` — an OpenVINO IR (``.xml`` + ``.bin``) on its CPU plugin, numpy decoder, or a
   checkpoint converted in memory and checked against PyTorch (the ``openvino`` extra; settings
   ``performance_hint`` and ``precision``: :mod:`detect.export.openvino_runtime`);
+* ``executorch`` — an ExecuTorch export (``.pte`` + ``.json``) on ExecuTorch's runtime (XNNPACK),
+  numpy decoder (the ``executorch`` extra);
 * ``mediapipe`` — a MediaPipe export (``format=mediapipe``) run by MediaPipe Tasks'
   ``ObjectDetector`` end to end (:mod:`~detect.inference.mediapipe_runtime`);
 * ``auto`` — the fastest that fits, by measurement on this kind of CPU (bench: ONNX Runtime's
@@ -27,6 +29,8 @@ All take (3, H, W) uint8 tensors and give per image ``boxes`` (xyxy, original pi
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +58,8 @@ BACKENDS = ("auto", "pytorch", "onnxruntime", "litert", "mediapipe", "openvino")
 EXPORTED = {".onnx": "onnxruntime", ".tflite": "litert", ".xml": "openvino"}
 BACKENDS += ("ncnn",)  # an NCNN export: .ncnn.param + .bin + .json (detect.export.ncnn)
 EXPORTED[".param"] = "ncnn"
+BACKENDS += ("executorch",)  # an ExecuTorch export: .pte + .json (detect.export.executorch)
+EXPORTED[".pte"] = "executorch"
 
 
 class ExportedPredictor:
@@ -62,6 +68,19 @@ class ExportedPredictor:
 
     def __init__(self, detector: DeployedDetector) -> None:
         self.detector = detector
+
+    def decoding_from(self, score_thresh: float) -> ExportedPredictor:
+        """This predictor, its raw heads (when the file holds them) decoded from
+        ``score_thresh`` on instead of the file's threshold (eval's 0.001 by default): a
+        caller's own cut found sooner, the same detections above it. The runtime is shared, its
+        decoder settings are this copy's own (a server's other callers keep theirs)."""
+        metadata = self.detector.metadata
+        if metadata.outputs != "raw" or metadata.decoder is None:
+            return self
+        runtime = copy.copy(self.detector)
+        decoder = metadata.decoder.with_settings(score_thresh=score_thresh)
+        runtime.metadata = dataclasses.replace(metadata, decoder=decoder)
+        return ExportedPredictor(runtime)
 
     def __call__(self, images: Sequence[Tensor]) -> list[dict[str, Tensor]]:
         arrays = [image.cpu().numpy() for image in images]
@@ -105,6 +124,10 @@ def load_exported(
         from detect.export.ncnn_runtime import NcnnDetector  # the ncnn extra
 
         runtime = NcnnDetector(path, threads)
+    elif needed == "executorch":
+        from detect.export.executorch_runtime import ExecuTorchDetector  # the executorch extra
+
+        runtime = ExecuTorchDetector(path, threads)
     else:
         runtime = OnnxDetector(path, threads)
     meta = runtime.metadata
@@ -167,6 +190,11 @@ def load_detector(
         raise ConfigError(
             f"{path}: backend=ncnn runs NCNN exports (.ncnn.param); write one with detect export "
             "format=ncnn (pnnx converts in about 20 s)"
+        )
+    if backend == "executorch":
+        raise ConfigError(
+            f"{path}: backend=executorch runs ExecuTorch exports (.pte); write one with detect "
+            "export format=executorch"
         )
     if backend == "litert":
         raise ConfigError(

@@ -32,6 +32,7 @@ from tqdm import tqdm
 from detect.data.categories import CategoryMap
 from detect.errors import StreamConfigError
 from detect.inference.analytics import Analytics
+from detect.inference.backends import ExportedPredictor
 from detect.inference.counting import CountConfig
 from detect.inference.detections import DEFAULT_SCORE_THRESH, Detections
 from detect.inference.outputs import OutputConfig, Outputs, Result
@@ -168,6 +169,10 @@ class DetectionStream:
         self.analytics = None
         if self.config.track is not None:
             self.analytics = Analytics(self.config.tracker, self.config.count, self.sources)
+        threshold = self.config.score_thresh
+        floor = self.analytics.floor(threshold) if self.analytics else threshold
+        if isinstance(detector, ExportedPredictor):  # raw heads: decoded from the floor on
+            self.detector = detector.decoding_from(floor)
         self.infer, self.track = Stage(), Stage()
         self.batch_sizes: collections.Counter[int] = collections.Counter()
         self.threads: list[threading.Thread] = []

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+import torch
 
-from detect.errors import DatasetError
+from detect.data.images import read_image
+from detect.data.samples import sample_images_dir, sample_paths
 from detect.evaluation.checked_export import checkpoint_images, default_output, export_model
 from detect.export.runtime import OnnxDetector
 from detect.export.variants import plan_export
@@ -35,9 +36,28 @@ def test_images_come_from_the_checkpoints_split_or_a_folder(tiny_ckpt, coco_val_
         (96, 96)
     ] * 3
     assert len(checkpoint_images(checkpoint, coco_val_dir, "val", 2, "x")) == 2
-    checkpoint.run_config = {}
-    with pytest.raises(DatasetError, match="x records no dataset to read images from"):
-        checkpoint_images(checkpoint, None, "val", 1, "x")
+    checkpoint.run_config = {}  # as a torchvision: detector: no dataset recorded
+    said: list[str] = []
+    samples = checkpoint_images(checkpoint, None, "val", 8, "x", said.append)
+    files = sample_paths()
+    assert len(samples) == len(files) == 6  # at most as many as ship
+    for image, file in zip(samples, files, strict=True):
+        assert image.dtype == torch.uint8 and image.shape[0] == 3
+        assert image.shape[1:] == read_image(file).shape[:2]  # real photos, read back
+    assert said == [
+        f"x records no dataset: using the 6 sample photos shipped with detect "
+        f"({sample_images_dir()}); name a folder of your own images with "
+        "check.images_dir=… / calibration.images_dir=…"
+    ]
+    assert len(checkpoint_images(checkpoint, None, "val", 2, "x", said.append)) == 2
+
+
+def test_the_sample_photos_ship_with_their_licences():
+    readme = (sample_images_dir() / "README.md").read_text()
+    for file in sample_paths():
+        assert f"| {file.name} |" in readme
+    assert sum(file.stat().st_size for file in sample_paths()) < 500_000
+    assert "detect/data/sample_images" in str(sample_images_dir())
 
 
 def test_the_default_output_is_the_runs_export_folder(tmp_path):

@@ -43,14 +43,16 @@ def make_checkpoint(
     return path
 
 
-def make_trained_like_checkpoint(path: Path, shapes_root: Path, images: list) -> Path:
+def make_trained_like_checkpoint(
+    path: Path, shapes_root: Path, images: list, backbone: str = "v3_small", width: float = 0.25
+) -> Path:
     """:func:`make_checkpoint` with trained-like weights (:func:`support.models.
     well_conditioned` on real ``images``): a few confident detections per image, as a trained
     model gives, so that exports and backends have something to agree on."""
     from detect.weights.checkpoint import MODEL_PREFIX, load_checkpoint
     from support.models import well_conditioned
 
-    make_checkpoint(path, shapes_root)
+    make_checkpoint(path, shapes_root, backbone, width)
     model = well_conditioned(load_checkpoint(path).model, images)
     raw = torch.load(path, weights_only=True)
     raw["state_dict"] = {MODEL_PREFIX + k: v for k, v in model.state_dict().items()}

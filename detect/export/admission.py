@@ -132,6 +132,7 @@ NCNN_LAYERS = frozenset(
         "Squeeze",
         "BatchNorm",
         "Scale",
+        "Reduction",  # the portable head's log-sum-exp over the folded classes
     ]
 )
 
@@ -168,6 +169,9 @@ OPENVINO_OPS = frozenset(
         "VariadicSplit",
         "FakeQuantize",
         "ReduceMean",
+        "ReduceMax",  # the portable head's log-sum-exp over the folded classes
+        "ReduceSum",
+        "Log",
         "AvgPool",
         "MaxPool",
         "Pad",
@@ -219,6 +223,11 @@ LITERT_OPS = frozenset(
         "SOFTMAX",
         "EXP",
         "LOG",
+        "REDUCE_MAX",  # the portable head's log-sum-exp over the folded classes
+        "SUM",
+        "TOPK_V2",  # MediaPipe's file: each class cut to its best top-k before the op
+        "GREATER_EQUAL",
+        "SELECT_V2",
     ]
 )
 MEDIAPIPE_OP = "TFLite_Detection_PostProcess"  # the op MediaPipe's ObjectDetector reads

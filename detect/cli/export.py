@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from omegaconf import DictConfig
 from torch import Tensor
 
+from detect.cli.export_source import open_for_export
 from detect.cli.writable import check_output_file
-from detect.errors import ConfigError
 from detect.evaluation.checked_export import checkpoint_images, default_output, export_model
 from detect.export.variants import plan_export
-from detect.weights.checkpoint import Checkpoint
-from detect.weights.hub import HubConfig
-from detect.weights.sources import open_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +58,6 @@ def export_paths(cfg: DictConfig, say: Callable[[str], None] = log.info) -> list
         threads=cfg.threads,
         say=say,
     )
-
-
-def open_for_export(cfg: DictConfig) -> Checkpoint:
-    """``cfg.ckpt`` opened, its postprocess settings replaced by the export's ``score_thresh``
-    and ``max_detections`` where set: the exported graph (or the raw heads' decoder) keeps only
-    those detections, and the on-the-spot check compares PyTorch at the same settings."""
-    changes: dict[str, float | int] = {}
-    if cfg.score_thresh is not None:
-        if not 0 <= cfg.score_thresh < 1:
-            raise ConfigError(f"score_thresh={cfg.score_thresh}: a score threshold is in [0, 1)")
-        changes["score_thresh"] = float(cfg.score_thresh)
-    if cfg.max_detections is not None:
-        if cfg.max_detections < 1:
-            raise ConfigError(f"max_detections={cfg.max_detections}: keep at least 1 (or null)")
-        changes["detections_per_image"] = int(cfg.max_detections)
-    checkpoint = open_checkpoint(cfg.ckpt, HubConfig(**cfg.hub))
-    model = checkpoint.model
-    model.postprocess_config = replace(model.postprocess_config, **changes)
-    return checkpoint
 
 
 def precisions(cfg: DictConfig) -> list[str]:

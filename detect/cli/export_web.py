@@ -9,7 +9,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from detect.cli.export import open_for_export
+from detect.cli.export_source import open_for_export
 from detect.cli.writable import check_output_folder
 from detect.errors import ConfigError
 from detect.evaluation.checked_export import checkpoint_images, default_output, export_model

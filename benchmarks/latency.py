@@ -152,9 +152,16 @@ def bench(
     weights: str = "untrained",
     trained_like: TrainedLike | None = None,
     hub: HubConfig | None = None,
+    score_thresh: float | None = None,
 ) -> LatencyComparison:
     """:func:`detect.evaluation.bench.bench`, with torchvision beside torchvision's configuration
-    (or the checkpoint's twin) when ``compare_torchvision``; see the module doc."""
+    (or the checkpoint's twin) when ``compare_torchvision``; see the module doc. Both sides run
+    at their models' own threshold (torchvision's 0.001): ``score_thresh`` is refused."""
+    if score_thresh is not None:
+        raise ConfigError(
+            f"score_thresh={score_thresh}: the peer comparison runs ours and torchvision's at "
+            "the models' own threshold; detect bench score_thresh=… times ours alone"
+        )
     if weights not in ("untrained", TRAINED_LIKE):
         raise ConfigError(f"weights must be untrained or {TRAINED_LIKE}, got {weights!r}")
     if weights == TRAINED_LIKE and trained_like is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from detect.cli import friendly_errors
+from detect.cli import friendly_errors, resolvers  # noqa: F401  (registered before composing)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the checkout's
 from benchmarks.gpu_check import run_gpu_check

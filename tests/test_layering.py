@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,7 +65,11 @@ def test_a_reverse_import_breaks_its_contract(copy, module, line, contract):
     finally:
         path.write_text(original)
     assert result.returncode != 0
-    assert "1 broken" in result.stdout, result.stdout[-2000:]
+    # a reverse import between subpackages may also close a cycle: then the no-cycles contract
+    # breaks beside the one named, and no other
+    assert re.search(r"Contracts: \d+ kept, [12] broken", result.stdout), result.stdout[-2000:]
+    if "2 broken" in result.stdout:
+        assert "no import cycles" in result.stdout.split("Broken contracts")[1]
     report = result.stdout.split("Broken contracts")[1]  # the broken one is named first
     assert report.split("\n", 4)[3].startswith(contract), report[:500]
     assert line.split()[-1] in report  # the offending import is shown

@@ -103,7 +103,8 @@ def portable(model: SSDLite) -> SSDLite:
     """``model`` as every exporter takes it: itself, or, when its head folds classes into
     background (torchvision's COCO head, a fine-tuned model that dropped classes), a copy
     whose head is a :class:`PortableHead` — one graph for every target."""
-    if not (isinstance(model.head, SSDLiteHead) and model.head.folded_classes):
+    head = getattr(model, "head", None)  # a stand-in network (tests, replays) may have none
+    if not (isinstance(head, SSDLiteHead) and head.folded_classes):
         return model
     copied = copy.deepcopy(model)
     copied.head = PortableHead(copied.head)

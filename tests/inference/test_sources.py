@@ -112,9 +112,13 @@ def test_an_unreadable_file_and_an_unanswered_url_are_named(tmp_path):
     assert time.perf_counter() - start < 5
 
 
-def test_a_bad_source_in_a_list_closes_the_ones_opened(clip):
-    with pytest.raises(SourceError, match=r"'nope\.mp4'"):
-        open_sources([str(clip), "nope.mp4"])
+def test_a_bad_file_in_a_list_is_skipped_and_counted_as_a_folders_are(clip):
+    good, bad = open_sources([str(clip), "nope.mp4"])
+    try:
+        assert good.name == str(clip) and bad.name == "nope.mp4"
+        assert "nope.mp4" in bad.skipped  # listed by the run's summary
+    finally:
+        good.close()
 
 
 def test_backoff_doubles_up_to_its_cap_for_a_bounded_number_of_tries():

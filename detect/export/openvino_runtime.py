@@ -82,7 +82,7 @@ def read_ir(core: object, model: str | os.PathLike[str] | IRFiles) -> tuple[obje
             )
     try:
         return core.read_model(path), str(path)
-    except RuntimeError as error:
+    except (RuntimeError, UnicodeDecodeError) as error:  # a damaged name: not UTF-8
         raise ExportError(f"{path} is not a loadable OpenVINO IR ({brief(error)})") from None
 
 

@@ -118,6 +118,8 @@ def test_a_bad_port_or_url_is_a_422(stream_server, source):
 def test_only_allowed_hosts_narrows_public_hosts(model):
     from detect.serve.security import SourcePolicy
 
+    # address literals only: check() parses and resolves them (no lookup for a literal) and
+    # connects to nothing; no stream is opened here
     policy = SourcePolicy((), ("10.1.0.0/16",), only_allowed=True)
     assert policy.check("rtsp://10.1.2.3/cam").spec.startswith("rtsp://10.1.2.3:554/")
     with pytest.raises(ApiError, match="only_allowed_hosts"):

@@ -14,6 +14,24 @@ BACKBONES = {"v2": {}, "v3_large": {"reduced_tail": True}, "v3_small": {}}
 PLACEHOLDER_IDS = tuple(range(1, 91))
 
 
+def he_init_fresh_bn(model: nn.Module, generator: torch.Generator) -> None:
+    """He-initialised convolutions, random BN affines and BN statistics reset to a cumulative
+    average (the next pass measures them): the start of every well-conditioned test model."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            fan_in = module.weight[0].numel()
+            module.weight.copy_(
+                torch.randn(module.weight.shape, generator=generator) * math.sqrt(2 / fan_in)
+            )
+            if module.bias is not None:
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+        elif isinstance(module, nn.BatchNorm2d):
+            module.weight.copy_(0.5 + torch.rand(module.weight.shape, generator=generator))
+            module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average: the statistics of the next pass
+
+
 def well_conditioned(model: SSDLite, images: list[Tensor], seed: int = 0) -> SSDLite:
     """Random weights with a trained network's numerics, in eval mode.
 
@@ -26,19 +44,7 @@ def well_conditioned(model: SSDLite, images: list[Tensor], seed: int = 0) -> SSD
     """
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.Conv2d):
-                fan_in = module.weight[0].numel()
-                module.weight.copy_(
-                    torch.randn(module.weight.shape, generator=generator) * math.sqrt(2 / fan_in)
-                )
-                if module.bias is not None:
-                    module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
-            elif isinstance(module, nn.BatchNorm2d):
-                module.weight.copy_(0.5 + torch.rand(module.weight.shape, generator=generator))
-                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
-                module.reset_running_stats()
-                module.momentum = None  # cumulative average: the statistics of these images
+        he_init_fresh_bn(model, generator)
         model.train()
         model(preprocess(images, model.size).images)
         for module in model.modules():

@@ -5,7 +5,6 @@ that ``torchvision:ssdlite320_mobilenet_v3_large hub.weights_path=…`` imports 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -30,23 +29,12 @@ def conditioned_torchvision_state(
     same scores (top 0.034 on each); 0.1 gives top scores 0.43–0.53, 20 detections above 0.3 and
     logits within 9e-5 (every detection matched at 0.001)."""
     from benchmarks.twins import torchvision_ssdlite
+    from support.models import he_init_fresh_bn
 
     model = torchvision_ssdlite(seed)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.Conv2d):
-                fan_in = module.weight[0].numel()
-                module.weight.copy_(
-                    torch.randn(module.weight.shape, generator=generator) * math.sqrt(2 / fan_in)
-                )
-                if module.bias is not None:
-                    module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
-            elif isinstance(module, nn.BatchNorm2d):
-                module.weight.copy_(0.5 + torch.rand(module.weight.shape, generator=generator))
-                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
-                module.reset_running_stats()
-                module.momentum = None  # cumulative average: the statistics of these images
+        he_init_fresh_bn(model, generator)
         model.train()
         batch, _ = model.transform([image.float() / 255 for image in images])
         model.head(list(model.backbone(batch.tensors).values()))
